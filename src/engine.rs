@@ -1,0 +1,59 @@
+//! The query engine: DataFusion in-process, with the pipeline's memory
+//! budget and spill directory.
+//!
+//! Every stage that runs a query (ingest's sort, rules, analyst SQL) asks
+//! this module for its session, so a memory limit applies to all of them.
+
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+
+use datafusion::error::Result;
+use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
+use datafusion::prelude::{SessionConfig, SessionContext};
+
+use crate::pipeline::EngineConfig;
+
+/// How many of the largest memory consumers an out-of-memory error names.
+const TOP_CONSUMERS: usize = 5;
+
+#[derive(Clone)]
+pub struct Engine {
+    runtime: Arc<RuntimeEnv>,
+    target_partitions: Option<usize>,
+}
+
+impl Engine {
+    pub fn new(config: &EngineConfig) -> Result<Self> {
+        let mut builder = RuntimeEnvBuilder::new();
+        if let Some(limit) = config.memory_limit {
+            let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+            let top = NonZeroUsize::new(TOP_CONSUMERS).unwrap_or(NonZeroUsize::MIN);
+            builder = builder.with_memory_pool(Arc::new(TrackConsumersPool::new(FairSpillPool::new(limit), top)));
+        }
+        if let Some(dir) = &config.spill_dir {
+            builder = builder.with_disk_manager_builder(
+                DiskManagerBuilder::default().with_mode(DiskManagerMode::Directories(vec![dir.clone()])),
+            );
+        }
+        Ok(Engine { runtime: builder.build_arc()?, target_partitions: config.target_partitions })
+    }
+
+    /// A default engine: no memory limit, the OS temporary directory.
+    pub fn unlimited() -> Result<Self> {
+        Ok(Engine { runtime: RuntimeEnvBuilder::new().build_arc()?, target_partitions: None })
+    }
+
+    pub fn session_config(&self) -> SessionConfig {
+        let mut config = SessionConfig::new().with_information_schema(true);
+        if let Some(n) = self.target_partitions {
+            config = config.with_target_partitions(n);
+        }
+        config
+    }
+
+    pub fn session(&self) -> SessionContext {
+        SessionContext::new_with_config_rt(self.session_config(), self.runtime.clone())
+    }
+}
