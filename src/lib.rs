@@ -7,7 +7,9 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod cases;
 pub mod commands;
+pub mod demo;
 pub mod engine;
 pub mod error;
 pub mod idcard;

@@ -61,6 +61,21 @@ enum Command {
         /// The pipeline file.
         pipeline: PathBuf,
     },
+    /// Write synthetic extracts with planted cases, their ground truth and a pipeline file.
+    Demo {
+        /// Recipient households in the background population (planted ones come on top).
+        #[arg(long, default_value_t = 240)]
+        households: usize,
+        /// Where to write; the directory is created.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Seed of the random choices: the same seed writes the same files.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// The as-of date the data is made for: twelve months are paid up to the month before it.
+        #[arg(long, value_name = "DATE", default_value = "2024-07-15")]
+        as_of: String,
+    },
 }
 
 fn init_logging(output: &Output, progress: &Progress) {
@@ -107,6 +122,10 @@ async fn dispatch(cli: Cli, progress: Progress) -> Result<(), fundwatch::Error> 
         Command::Check { pipeline } => {
             let report = commands::check(&pipeline)?;
             print(json, &report, commands::CheckReport::render);
+        }
+        Command::Demo { households, out, seed, as_of } => {
+            let report = commands::demo(households, &out, seed, &as_of)?;
+            print(json, &report, commands::render_demo);
         }
     }
     Ok(())

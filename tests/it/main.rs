@@ -1,1 +1,9 @@
+//! Integration tests: the real binary on real files, one module per stage.
+//! One test binary, so DataFusion is linked once.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod cli;
+mod common;
+mod ingest;
+mod sample;

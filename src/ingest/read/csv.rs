@@ -106,13 +106,12 @@ impl LineIndex {
     }
 
     fn scan(&mut self, bytes: &[u8]) {
-        let mut mark = |index: &mut Self, pos: usize| {
-            if let Some(&b) = bytes.get(pos) {
-                if b != b'\r' && b != b'\n' {
+        let mark = |index: &mut Self, pos: usize| {
+            if let Some(&b) = bytes.get(pos)
+                && b != b'\r' && b != b'\n' {
                     index.starts.push_back((index.offset + pos as u64, index.line));
                     index.at_line_start = false;
                 }
-            }
         };
         if self.at_line_start {
             mark(self, 0);

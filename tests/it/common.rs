@@ -1,0 +1,142 @@
+//! Helpers: a scratch project directory, running the binary, reading the lake.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+use datafusion::prelude::{ParquetReadOptions, SessionContext};
+use tempfile::TempDir;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_fundwatch");
+
+/// The repository root (where `sample_data/` and `pipelines/` live).
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A scratch project: extracts under `data/`, the pipeline under `pipelines/`.
+pub struct Project {
+    pub dir: TempDir,
+}
+
+impl Project {
+    pub fn new() -> Self {
+        Project { dir: tempfile::tempdir().unwrap() }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    pub fn write(&self, rel: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
+        let p = self.path(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, bytes).unwrap();
+        p
+    }
+
+    /// Writes `pipelines/p.toml` with a lake and an out directory and the given sources.
+    pub fn pipeline(&self, sources: &str) -> PathBuf {
+        let text = format!(
+            "[lake]\npath = \"../lake\"\n[publish]\npath = \"../out\"\n[params]\nas_of = 2024-07-15\n{sources}"
+        );
+        self.write("pipelines/p.toml", text)
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        run_in(self.dir.path(), args)
+    }
+
+    pub fn lake(&self) -> PathBuf {
+        self.path("lake")
+    }
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn ok(self) -> Self {
+        assert_eq!(self.code, 0, "expected success\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+}
+
+pub fn run_in(dir: &Path, args: &[&str]) -> Run {
+    let out: Output = Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run fundwatch");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Rows of a query over one lake dataset (registered as `t`), each cell as text.
+pub async fn query(dir: &Path, sql: &str) -> Vec<Vec<String>> {
+    let ctx = SessionContext::new();
+    ctx.register_parquet("t", dir.to_string_lossy().as_ref(), ParquetReadOptions::default()).await.unwrap();
+    let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+    rows(&batches)
+}
+
+pub fn rows(batches: &[RecordBatch]) -> Vec<Vec<String>> {
+    let options = FormatOptions::default().with_null("NULL");
+    let mut out = Vec::new();
+    for b in batches {
+        let formatters: Vec<ArrayFormatter> =
+            b.columns().iter().map(|c| ArrayFormatter::try_new(c.as_ref(), &options).unwrap()).collect();
+        for r in 0..b.num_rows() {
+            out.push(formatters.iter().map(|f| f.value(r).to_string()).collect());
+        }
+    }
+    out
+}
+
+/// Every file under `dir` with its bytes, by relative path.
+pub fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+                out.push((rel, std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+pub fn gbk(text: &str) -> Vec<u8> {
+    let (bytes, _, unmappable) = encoding_rs::GBK.encode(text);
+    assert!(!unmappable, "test text must be encodable in GBK");
+    bytes.into_owned()
+}
+
+/// The payouts mapping of Chinese headers used by several tests.
+pub const PAYOUT_HEADERS: &str = "发放流水号,项目,区划代码,身份证号,姓名,银行账号,发放金额,发放月份,发放日期";
+
+pub const PAYOUT_MAPPING: &str = r#"
+payout_id = "发放流水号"
+program = "项目"
+region_code = "区划代码"
+id_no = "身份证号"
+name = "姓名"
+account_no = "银行账号"
+amount = "发放金额"
+period = "发放月份"
+paid_on = "发放日期"
+"#;
