@@ -3,6 +3,7 @@
 
 use crate::ingest::IngestError;
 use crate::pipeline::ConfigError;
+use crate::rules::RuleError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -15,6 +16,8 @@ pub enum Error {
     Usage(String),
     #[error(transparent)]
     Ingest(#[from] IngestError),
+    #[error(transparent)]
+    Rules(#[from] RuleError),
     #[error("{path}: {message}")]
     Output { path: String, message: String },
     #[error("query engine: {0}")]
@@ -26,6 +29,8 @@ impl Error {
         match self {
             Error::Config(_) | Error::Check { .. } | Error::Usage(_) => 2,
             Error::Ingest(e) if e.is_config() => 2,
+            Error::Rules(RuleError::Run { .. }) => 1,
+            Error::Rules(_) => 2,
             _ => 1,
         }
     }

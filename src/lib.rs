@@ -19,6 +19,8 @@ pub mod params;
 pub mod pipeline;
 pub mod progress;
 pub mod publish;
+pub mod rules;
+pub mod sql;
 pub mod tables;
 
 pub use error::Error;

@@ -47,6 +47,9 @@ enum Command {
         /// The date the run looks from (default: params.as_of in the pipeline file, else today).
         #[arg(long, value_name = "DATE")]
         as_of: Option<String>,
+        /// Run only these rules (ids as in `fundwatch rules list`).
+        #[arg(long, value_name = "RULE", num_args = 1..)]
+        only: Vec<String>,
     },
     /// Read every source's extracts into the Parquet lake; rejected rows go to the quarantine.
     Ingest {
@@ -60,6 +63,34 @@ enum Command {
     Check {
         /// The pipeline file.
         pipeline: PathBuf,
+    },
+    /// Read-only SQL over the lake's tables, with the helpers (id_valid, age_on, …) and views.
+    Sql {
+        /// The pipeline file (for the lake's location and the rules' views).
+        pipeline: PathBuf,
+        /// The query; without -e or -f it is read from stdin.
+        #[arg(short = 'e', long = "execute", value_name = "SQL", conflicts_with = "file")]
+        execute: Option<String>,
+        /// A file holding the query.
+        #[arg(short = 'f', long = "file", value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// How to print the rows.
+        #[arg(long, value_enum, default_value = "table")]
+        format: commands::SqlFormat,
+        /// Write to this file instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// The lake dataset to query (default: params.as_of, else the newest in the lake).
+        #[arg(long, value_name = "DATE")]
+        as_of: Option<String>,
+    },
+    /// The rule catalogue: list the rules, or run their fixture tests.
+    Rules {
+        #[command(subcommand)]
+        action: RulesAction,
+        /// The rules directory.
+        #[arg(long, value_name = "DIR", default_value = "queries", global = true)]
+        queries: PathBuf,
     },
     /// Write synthetic extracts with planted cases, their ground truth and a pipeline file.
     Demo {
@@ -75,6 +106,17 @@ enum Command {
         /// The as-of date the data is made for: twelve months are paid up to the month before it.
         #[arg(long, value_name = "DATE", default_value = "2024-07-15")]
         as_of: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum RulesAction {
+    /// Every rule with its severity, title, description and the sources it needs.
+    List,
+    /// Run the fixture tests in queries/tests/ (all rules, or those named).
+    Test {
+        /// Rule ids; none means every rule.
+        rules: Vec<String>,
     },
 }
 
@@ -108,11 +150,18 @@ fn print<T: Serialize>(json: bool, report: &T, text: impl FnOnce(&T) -> String) 
     }
 }
 
-async fn dispatch(cli: Cli, progress: Progress) -> Result<(), fundwatch::Error> {
+/// How a command that did not error ended.
+enum Outcome {
+    Done,
+    /// Reported its own failure (failing fixture tests): exit 1.
+    Failed,
+}
+
+async fn dispatch(cli: Cli, progress: Progress) -> Result<Outcome, fundwatch::Error> {
     let json = cli.output.json;
     match cli.command {
-        Command::Run { pipeline, as_of } => {
-            let report = commands::run(&pipeline, as_of.as_deref(), &progress).await?;
+        Command::Run { pipeline, as_of, only } => {
+            let report = commands::run(&pipeline, as_of.as_deref(), &only, &progress).await?;
             print(json, &report, commands::RunReport::render);
         }
         Command::Ingest { pipeline, as_of } => {
@@ -120,15 +169,29 @@ async fn dispatch(cli: Cli, progress: Progress) -> Result<(), fundwatch::Error> 
             print(json, &report, commands::render_ingest);
         }
         Command::Check { pipeline } => {
-            let report = commands::check(&pipeline)?;
+            let report = commands::check(&pipeline).await?;
             print(json, &report, commands::CheckReport::render);
+        }
+        Command::Sql { pipeline, execute, file, format, out, as_of } => {
+            commands::sql(&pipeline, execute.as_deref(), file.as_deref(), format, out.as_deref(), as_of.as_deref()).await?;
+        }
+        Command::Rules { action: RulesAction::List, queries } => {
+            let list = commands::rules_list(&queries)?;
+            print(json, &list, commands::RulesList::render);
+        }
+        Command::Rules { action: RulesAction::Test { rules }, queries } => {
+            let report = commands::rules_test(&queries, &rules).await?;
+            print(json, &report, commands::FixtureReport::render);
+            if report.failed > 0 {
+                return Ok(Outcome::Failed);
+            }
         }
         Command::Demo { households, out, seed, as_of } => {
             let report = commands::demo(households, &out, seed, &as_of)?;
             print(json, &report, commands::render_demo);
         }
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn main() -> ExitCode {
@@ -145,7 +208,8 @@ fn main() -> ExitCode {
         }
     };
     match runtime.block_on(dispatch(cli, progress)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(Outcome::Done) => ExitCode::SUCCESS,
+        Ok(Outcome::Failed) => ExitCode::from(1),
         Err(e) => {
             let code = e.exit_code();
             if json {

@@ -146,6 +146,23 @@ impl Params {
     }
 }
 
+/// A parameter's value from text: typed as the parameter is, or inferred
+/// (whole number, number, date, text) for parameters of an analyst's own.
+pub fn parse_value(name: &str, text: &str) -> Result<ParamValue, String> {
+    match known(name) {
+        Some(spec) => parse_text(spec.kind, text),
+        None => Ok(if let Ok(i) = text.parse::<i64>() {
+            ParamValue::Int(i)
+        } else if let Ok(f) = text.parse::<f64>() {
+            ParamValue::Ratio(f)
+        } else if let Some(d) = normalise::parse_date(text) {
+            ParamValue::Date(d)
+        } else {
+            ParamValue::Text(text.to_string())
+        }),
+    }
+}
+
 fn parse_as(kind: ParamKind, value: &toml::Value) -> Result<ParamValue, String> {
     let text = match value {
         toml::Value::String(s) => s.clone(),

@@ -13,6 +13,7 @@ use serde::Serialize;
 use crate::Error;
 use crate::ingest::IngestReport;
 use crate::params::ParamValue;
+use crate::rules::run::RuleReport;
 
 /// What a run did, for operators and schedulers: `manifest.json`.
 #[derive(Debug, Clone, Serialize)]
@@ -25,6 +26,7 @@ pub struct Manifest {
     pub finished_at: String,
     pub params: BTreeMap<String, ParamValue>,
     pub ingest: IngestReport,
+    pub rules: Vec<RuleReport>,
     pub warnings: Vec<String>,
 }
 

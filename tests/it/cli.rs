@@ -32,7 +32,7 @@ fn check_names_every_problem_by_key_path_and_runs_nothing() {
     p.pipeline("[sources.payouts]\npath = \"../data/payouts.csv\"\ncolums = {}\n");
     let run = p.run(&["check", "pipelines/p.toml"]);
     assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("sources.payouts.colums") && run.stderr.contains("line 9"), "{}", run.stderr);
+    assert!(run.stderr.contains("sources.payouts.colums") && run.stderr.contains("line 11"), "{}", run.stderr);
 
     // Several problems at once: an unknown column, a missing file, an unmapped required column.
     p.pipeline(&format!(

@@ -38,8 +38,10 @@ impl Project {
 
     /// Writes `pipelines/p.toml` with a lake and an out directory and the given sources.
     pub fn pipeline(&self, sources: &str) -> PathBuf {
+        let queries = repo().join("queries");
         let text = format!(
-            "[lake]\npath = \"../lake\"\n[publish]\npath = \"../out\"\n[params]\nas_of = 2024-07-15\n{sources}"
+            "[lake]\npath = \"../lake\"\n[publish]\npath = \"../out\"\n[rules]\ndir = \"{}\"\n[params]\nas_of = 2024-07-15\n{sources}",
+            queries.display()
         );
         self.write("pipelines/p.toml", text)
     }

@@ -101,7 +101,7 @@ fn write_xlsx(project: &Project, rel: &str) {
                 8 => {
                     let (y, m, d) = dates[(r - 2) as usize];
                     let date = chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
-                    sheet.write_date_with_format(r, 8, &date, &date_format).unwrap();
+                    sheet.write_date_with_format(r, 8, date, &date_format).unwrap();
                 }
                 _ => {
                     sheet.write_string(r, c as u16, *v).unwrap();

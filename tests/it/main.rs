@@ -6,4 +6,5 @@
 mod cli;
 mod common;
 mod ingest;
+mod rules;
 mod sample;

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::common::{Project, repo, run_in, snapshot};
+use crate::common::{repo, run_in, snapshot};
 
 #[test]
 fn demo_regenerates_the_sample_data_byte_for_byte() {
@@ -22,12 +22,7 @@ fn demo_regenerates_the_sample_data_byte_for_byte() {
 
 #[test]
 fn the_nightly_pipeline_ingests_the_sample_and_quarantines_exactly_the_broken_rows() {
-    // Copy the pipeline and data so the run writes its lake in a scratch place.
-    let p = Project::new();
-    for (name, bytes) in snapshot(&repo().join("sample_data")) {
-        p.write(&format!("sample_data/{name}"), bytes);
-    }
-    p.write("pipelines/nightly.toml", std::fs::read(repo().join("pipelines/nightly.toml")).unwrap());
+    let p = crate::rules::sample_project();
     p.run(&["check", "pipelines/nightly.toml"]).ok();
     let run = p.run(&["--json", "run", "pipelines/nightly.toml"]).ok();
     let manifest: Value = serde_json::from_str(&run.stdout).unwrap();

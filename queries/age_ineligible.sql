@@ -1,0 +1,32 @@
+-- id: age_ineligible
+-- title: 年龄不符
+-- severity: high
+-- catalogue: core
+-- subject: id_no, program
+-- description: Payouts for a month in which the recipient's age, from the ID number, is
+--   outside the program's age limits (programs.min_age, max_age): under the minimum at the
+--   end of the month (the elderly allowance under 80), or over the maximum at its start (the
+--   orphan allowance at 18 or more). A birthday within the month paid is therefore never a
+--   case. Amount at risk: everything paid for those months. IDs that cannot be read are
+--   invalid_identity's cases.
+-- basis: 各地高龄津贴实施办法（八十周岁以上）；《国务院办公厅关于加强孤儿保障工作的意见》
+--   (国办发〔2010〕54号)：孤儿基本生活费发放至年满十八周岁。
+SELECT
+  p.id_no,
+  MAX(p.name) AS name,
+  MAX(p.household_id) AS household_id,
+  p.program,
+  MAX(p.region_code) AS region_code,
+  MIN(p.period) AS period,
+  SUM(p.amount) AS amount_at_risk,
+  MIN(g.min_age) AS min_age,
+  MIN(g.max_age) AS max_age,
+  MIN(id_birth_date(p.id_no)) AS birth_date,
+  MIN(age_on(p.id_no, month_end(p.period))) AS age_in_first_month,
+  COUNT(*) AS months
+FROM paid p
+JOIN programs g ON g.program = p.program
+WHERE p.id_valid
+  AND ((g.min_age IS NOT NULL AND age_on(p.id_no, month_end(p.period)) < g.min_age)
+    OR (g.max_age IS NOT NULL AND age_on(p.id_no, month_start(p.period)) > g.max_age))
+GROUP BY p.id_no, p.program

@@ -1,0 +1,50 @@
+-- id: count_spike
+-- title: 人数异常波动
+-- severity: low
+-- catalogue: core
+-- subject: region_code, program, period
+-- description: A county's (first six digits of the region code) head count of a program in a
+--   month against the month before: a change of more than `spike_ratio` of the previous count,
+--   where either count is at least `spike_min_count`. Only months the extract holds on both
+--   sides are compared. Amount at risk: the increase in money paid, for a rise.
+-- basis: 《社会救助暂行办法》(国务院令第649号) 第六十六条：社会救助资金专款专用；民政部
+--   关于社会救助动态管理、异常数据监测预警的要求。
+WITH heads AS (
+  SELECT left(region_code, 6) AS county, program, period,
+         COUNT(DISTINCT id_no) AS recipients, CAST(SUM(amount) AS DECIMAL(18,2)) AS amount
+  FROM paid
+  GROUP BY left(region_code, 6), program, period
+),
+months AS (
+  SELECT DISTINCT period FROM paid
+),
+cells AS (
+  SELECT DISTINCT county, program FROM heads
+),
+grid AS (
+  SELECT c.county, c.program, m.period, add_months(m.period, -1) AS previous_period
+  FROM cells c CROSS JOIN months m
+  WHERE add_months(m.period, -1) IN (SELECT period FROM months)
+),
+compared AS (
+  SELECT g.county, g.program, g.period, g.previous_period,
+         COALESCE(cur.recipients, 0) AS recipients,
+         COALESCE(prev.recipients, 0) AS previous_recipients,
+         COALESCE(cur.amount, CAST(0 AS DECIMAL(18,2))) AS amount,
+         COALESCE(prev.amount, CAST(0 AS DECIMAL(18,2))) AS previous_amount
+  FROM grid g
+  LEFT JOIN heads cur ON cur.county = g.county AND cur.program = g.program AND cur.period = g.period
+  LEFT JOIN heads prev ON prev.county = g.county AND prev.program = g.program AND prev.period = g.previous_period
+)
+SELECT
+  county AS region_code,
+  program,
+  period,
+  CASE WHEN recipients > previous_recipients THEN amount - previous_amount END AS amount_at_risk,
+  recipients,
+  previous_recipients,
+  recipients - previous_recipients AS change
+FROM compared
+WHERE greatest(recipients, previous_recipients) >= $spike_min_count
+  AND (previous_recipients = 0
+       OR abs(recipients - previous_recipients) > $spike_ratio * previous_recipients)

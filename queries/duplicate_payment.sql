@@ -1,0 +1,33 @@
+-- id: duplicate_payment
+-- title: 重复发放
+-- severity: high
+-- catalogue: core
+-- subject: id_no, program, period
+-- description: The same person paid more than once for the same program and month by the
+--   same region. A payout the bank sent back does not count, so a bounced payment paid again
+--   is not a duplicate; payments by two regions are exclusive_benefits' case (enrolled twice),
+--   not a payment error. Amount at risk: all but the largest payout of the month.
+-- basis: 《中央财政困难群众救助补助资金管理办法》(财社〔2017〕58号)：救助资金按标准足额
+--   发放，不得重复发放。
+WITH repeated AS (
+  SELECT id_no, program, period, region_code,
+         MAX(name) AS name, MAX(household_id) AS household_id,
+         SUM(amount) - MAX(amount) AS over, COUNT(*) AS payouts, SUM(amount) AS total_paid,
+         string_agg(payout_id, ',' ORDER BY payout_id) AS payout_ids
+  FROM paid
+  GROUP BY id_no, program, period, region_code
+  HAVING COUNT(*) > 1
+)
+SELECT
+  id_no,
+  MAX(name) AS name,
+  MAX(household_id) AS household_id,
+  program,
+  MIN(region_code) AS region_code,
+  period,
+  SUM(over) AS amount_at_risk,
+  SUM(payouts) AS payouts,
+  SUM(total_paid) AS total_paid,
+  MAX(payout_ids) AS payout_ids
+FROM repeated
+GROUP BY id_no, program, period

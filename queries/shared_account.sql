@@ -1,0 +1,71 @@
+-- id: shared_account
+-- title: 一卡多人/人卡分离
+-- severity: medium
+-- catalogue: core
+-- subject: account_no
+-- description: A bank account that receives benefits for people of `shared_account_min` or
+--   more households, or whose holder is neither the recipient nor a member of the recipient's
+--   household (on the roster, or registered in the same hukou). Paying a household's
+--   benefits to its head's card is normal. Amount at risk: everything paid into the account
+--   (for the second kind alone: what was paid for people outside the holder's household).
+-- basis: 财政部等部门《关于进一步加强惠民惠农财政补贴资金"一卡通"管理的指导意见》：
+--   补贴资金发放到户、到人、到卡，严禁代领、截留，一人一卡。
+-- optional: residents
+WITH roster_household AS (
+  SELECT id_no, program, MAX(household_id) AS household_id FROM roster GROUP BY id_no, program
+),
+deposit_in AS (
+  SELECT p.account_no, p.account_holder, p.id_no, p.name, p.program, p.region_code, p.amount,
+         COALESCE(p.household_id, rh.household_id, p.id_no) AS household
+  FROM paid p
+  LEFT JOIN roster_household rh ON rh.id_no = p.id_no AND rh.program = p.program
+),
+same_hukou AS (
+  SELECT a.id_no, replace(b.name, ' ', '') AS name
+  FROM residents a JOIN residents b ON b.hukou_id = a.hukou_id
+),
+household_names AS (
+  SELECT DISTINCT household_id, replace(name, ' ', '') AS name FROM roster
+),
+outsiders AS (
+  SELECT d.*
+  FROM deposit_in d
+  WHERE d.account_holder IS NOT NULL
+    AND replace(d.account_holder, ' ', '') <> replace(d.name, ' ', '')
+    AND NOT EXISTS (
+      SELECT 1 FROM household_names h
+      WHERE h.household_id = d.household AND h.name = replace(d.account_holder, ' ', ''))
+    AND NOT EXISTS (
+      SELECT 1 FROM same_hukou s
+      WHERE s.id_no = d.id_no AND s.name = replace(d.account_holder, ' ', ''))
+),
+per_account AS (
+  SELECT account_no, MAX(account_holder) AS holder, COUNT(DISTINCT household) AS households,
+         COUNT(DISTINCT id_no) AS recipients, SUM(amount) AS total, MIN(program) AS program,
+         MIN(region_code) AS region_code
+  FROM deposit_in
+  GROUP BY account_no
+),
+per_outsider_account AS (
+  SELECT account_no, SUM(amount) AS outsider_amount, COUNT(DISTINCT id_no) AS outsider_recipients
+  FROM outsiders
+  GROUP BY account_no
+)
+SELECT
+  CAST(NULL AS VARCHAR) AS id_no,
+  a.holder AS name,
+  a.program,
+  a.region_code,
+  a.account_no,
+  CASE WHEN a.households >= $shared_account_min THEN CAST(a.total AS DECIMAL(18,2))
+       ELSE CAST(o.outsider_amount AS DECIMAL(18,2)) END AS amount_at_risk,
+  concat_ws('; ',
+    CASE WHEN a.households >= $shared_account_min THEN 'households' END,
+    CASE WHEN o.account_no IS NOT NULL THEN 'holder outside the household' END) AS reasons,
+  a.holder AS account_holder,
+  a.households,
+  a.recipients,
+  o.outsider_recipients
+FROM per_account a
+LEFT JOIN per_outsider_account o ON o.account_no = a.account_no
+WHERE a.households >= $shared_account_min OR o.account_no IS NOT NULL

@@ -1,0 +1,34 @@
+//! `fundwatch demo`: synthetic extracts with planted cases.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use crate::Error;
+use crate::demo::{self, DemoOptions, DemoReport};
+use crate::ingest;
+
+/// Writes the synthetic province.
+pub fn demo(households: usize, out: &Path, seed: u64, as_of: &str) -> Result<DemoReport, Error> {
+    let as_of = ingest::normalise::parse_date(as_of)
+        .ok_or_else(|| Error::Usage(format!("--as-of \"{as_of}\" is not a date (e.g. 2024-07-15)")))?;
+    let options = DemoOptions { households, seed, out: out.to_path_buf(), as_of };
+    demo::generate(&options).map_err(|e| match e {
+        demo::DemoError::Invalid(m) => Error::Usage(m),
+        other => Error::Output { path: out.to_string_lossy().into_owned(), message: other.to_string() },
+    })
+}
+
+pub fn render_demo(report: &DemoReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "synthetic extracts as of {} in {}", report.as_of, report.out);
+    for (file, rows) in &report.files {
+        let _ = writeln!(out, "  {file:<40} {rows:>10} rows");
+    }
+    let _ = writeln!(
+        out,
+        "{} payouts · {} planted cases (expected_cases.csv) · {} decoys (decoys.csv) · {:.1}s",
+        report.payouts, report.expected_cases, report.decoys, report.seconds
+    );
+    let _ = writeln!(out, "run it: fundwatch run {}/pipeline.toml", report.out);
+    out
+}

@@ -1,0 +1,255 @@
+//! One entry point per subcommand. Each takes parsed arguments, does its
+//! work through the stage modules, and returns a report the binary prints
+//! (as text, or as JSON with `--json`).
+
+mod demo;
+mod rules;
+mod sql;
+
+pub use demo::{demo, render_demo};
+pub use rules::{FixtureReport, RulesList, rules_list, rules_test};
+pub use sql::{SqlFormat, sql};
+
+use std::fmt::Write as _;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use chrono::{Local, NaiveDate};
+use serde::Serialize;
+
+use crate::Error;
+use crate::engine::Engine;
+use crate::ingest::{self, FileStatus, IngestReport};
+use crate::pipeline::{Location, Pipeline};
+use crate::progress::Progress;
+use crate::publish::{self, Manifest};
+use crate::rules::{Catalogue, run::RuleOutput};
+use datafusion::prelude::SessionContext;
+
+/// The as-of date of a run: `--as-of`, else the pipeline's `params.as_of`, else today.
+pub fn resolve_as_of(cli: Option<&str>, pipeline: &Pipeline) -> Result<NaiveDate, Error> {
+    match cli {
+        Some(text) => ingest::normalise::parse_date(text)
+            .ok_or_else(|| Error::Usage(format!("--as-of \"{text}\" is not a date (e.g. 2024-07-15)"))),
+        None => Ok(pipeline.params.as_of().unwrap_or_else(|| Local::now().date_naive())),
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct CheckReport {
+    pub pipeline: String,
+    pub sources: usize,
+    pub files_checked: usize,
+    pub rules_planned: usize,
+    /// Rules that would be skipped: they need a table no source feeds.
+    pub rules_skipped: Vec<(String, String)>,
+}
+
+/// Loads the pipeline's rule catalogue and plans every rule against the
+/// canonical tables, without data. Nothing runs.
+pub async fn plan_rules(pipeline: &Pipeline, as_of: NaiveDate) -> Result<Catalogue, Error> {
+    let catalogue = Catalogue::load(&pipeline.rules_dir)?;
+    let ctx = SessionContext::new();
+    crate::rules::run::register_empty_tables(&ctx)?;
+    crate::sql::register_helpers(&ctx, as_of);
+    let params = pipeline.params.resolve(as_of);
+    crate::rules::run::register_views(&ctx, &catalogue, &params).await?;
+    crate::rules::run::check_all(&ctx, &catalogue, &params).await?;
+    Ok(catalogue)
+}
+
+fn fed_tables(pipeline: &Pipeline) -> BTreeSet<&'static str> {
+    pipeline.tables().iter().map(|t| t.name).collect()
+}
+
+/// `fundwatch check`: the pipeline file, every extract it names, every rule it runs.
+pub async fn check(file: &Path) -> Result<CheckReport, Error> {
+    let pipeline = Pipeline::load(file)?;
+    let problems = ingest::check_sources(&pipeline);
+    if !problems.is_empty() {
+        return Err(Error::Check { file: file.to_string_lossy().into_owned(), problems });
+    }
+    let as_of = resolve_as_of(None, &pipeline)?;
+    let catalogue = plan_rules(&pipeline, as_of).await?;
+    let fed = fed_tables(&pipeline);
+    let rules_skipped = catalogue
+        .rules
+        .iter()
+        .filter_map(|r| {
+            let missing: Vec<&str> = r.needs.iter().map(String::as_str).filter(|t| !fed.contains(t)).collect();
+            (!missing.is_empty()).then(|| (r.id.clone(), format!("needs {}", missing.join(", "))))
+        })
+        .collect();
+    let files_checked = pipeline
+        .sources
+        .iter()
+        .map(|s| ingest::inputs::resolve(&pipeline, s).map(|i| i.len()).unwrap_or(0))
+        .sum();
+    Ok(CheckReport {
+        pipeline: file.to_string_lossy().into_owned(),
+        sources: pipeline.sources.len(),
+        files_checked,
+        rules_planned: catalogue.rules.len(),
+        rules_skipped,
+    })
+}
+
+impl CheckReport {
+    pub fn render(&self) -> String {
+        let mut out = format!(
+            "{}: ok — {} sources, {} extract files readable and mapped, {} rules planned\n",
+            self.pipeline, self.sources, self.files_checked, self.rules_planned
+        );
+        for (rule, why) in &self.rules_skipped {
+            let _ = writeln!(out, "  a run would skip {rule}: it {why}, which no source feeds");
+        }
+        out
+    }
+}
+
+/// `fundwatch ingest`: extracts → lake.
+pub async fn ingest(file: &Path, as_of: Option<&str>, progress: &Progress) -> Result<IngestReport, Error> {
+    let pipeline = Pipeline::load(file)?;
+    let as_of = resolve_as_of(as_of, &pipeline)?;
+    let engine = Engine::new(&pipeline.engine)?;
+    Ok(ingest::run(&pipeline, as_of, &engine, progress).await?)
+}
+
+#[derive(Serialize)]
+pub struct RunReport {
+    pub manifest: PathBuf,
+    #[serde(flatten)]
+    pub run: Manifest,
+    /// What each rule returned, for the stages after the rules.
+    #[serde(skip)]
+    pub outputs: Vec<RuleOutput>,
+}
+
+/// The rules a run is limited to, checked against the catalogue.
+fn check_only(catalogue: &Catalogue, only: &[String]) -> Result<(), Error> {
+    let unknown: Vec<&str> = only.iter().map(String::as_str).filter(|id| catalogue.rule(id).is_none()).collect();
+    if unknown.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Usage(format!(
+            "--only {}: no such rule (see `fundwatch rules list`)",
+            unknown.join(", ")
+        )))
+    }
+}
+
+/// A session over the lake's dataset for `as_of`, with the helpers and views.
+pub async fn lake_session(pipeline: &Pipeline, engine: &Engine, catalogue: &Catalogue, as_of: NaiveDate) -> Result<SessionContext, Error> {
+    let lake = ingest::lake_of(pipeline)?;
+    let ctx = engine.session();
+    crate::sql::register_helpers(&ctx, as_of);
+    crate::sql::register_lake(&ctx, &lake, as_of).await?;
+    crate::rules::run::register_views(&ctx, catalogue, &pipeline.params.resolve(as_of)).await?;
+    Ok(ctx)
+}
+
+/// `fundwatch run`: ingest, run the rules, publish the run's manifest.
+pub async fn run(file: &Path, as_of: Option<&str>, only: &[String], progress: &Progress) -> Result<RunReport, Error> {
+    let started_at = Local::now();
+    let pipeline = Pipeline::load(file)?;
+    let as_of = resolve_as_of(as_of, &pipeline)?;
+    let out_root = match &pipeline.publish.location {
+        Location::Local(p) => p.clone(),
+        Location::Url(u) => {
+            return Err(Error::Usage(format!(
+                "publish.path = \"{u}\": publishing to an object store is not supported by this build"
+            )));
+        }
+    };
+    // A broken rule stops the run before anything is read.
+    let catalogue = plan_rules(&pipeline, as_of).await?;
+    check_only(&catalogue, only)?;
+    let engine = Engine::new(&pipeline.engine)?;
+    let report = ingest::run(&pipeline, as_of, &engine, progress).await?;
+
+    let ctx = lake_session(&pipeline, &engine, &catalogue, as_of).await?;
+    let params = pipeline.params.resolve(as_of);
+    let outputs = crate::rules::run::run_all(&ctx, &catalogue, &params, &fed_tables(&pipeline), only).await?;
+
+    let mut warnings = report.warnings.clone();
+    for o in &outputs {
+        if let Some(reason) = &o.report.reason {
+            warnings.push(format!("rule {} skipped: it {reason}", o.rule.id));
+        }
+    }
+    let manifest = Manifest {
+        fundwatch: env!("CARGO_PKG_VERSION"),
+        datafusion: datafusion::DATAFUSION_VERSION,
+        pipeline: file.to_string_lossy().into_owned(),
+        as_of,
+        started_at: started_at.to_rfc3339(),
+        finished_at: Local::now().to_rfc3339(),
+        params,
+        ingest: report,
+        rules: outputs.iter().map(|o| o.report.clone()).collect(),
+        warnings,
+    };
+    let path = publish::write_manifest(&publish::run_dir(&out_root, as_of), &manifest)?;
+    Ok(RunReport { manifest: path, run: manifest, outputs })
+}
+
+impl RunReport {
+    pub fn render(&self) -> String {
+        let mut out = render_ingest(&self.run.ingest);
+        let _ = writeln!(out, "rules");
+        for r in &self.run.rules {
+            match &r.reason {
+                None => {
+                    let _ = writeln!(out, "  {:<24} {:<7} {:>7} rows {:>8.3}s  {}", r.id, r.severity.name(), r.rows, r.seconds, r.title);
+                }
+                Some(reason) => {
+                    let _ = writeln!(out, "  {:<24} skipped: it {reason}", r.id);
+                }
+            }
+        }
+        let _ = writeln!(out, "manifest: {}", self.manifest.display());
+        out
+    }
+}
+
+/// The ingest summary an operator reads: one line per source.
+pub fn render_ingest(report: &IngestReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "ingest as of {} into {}", report.as_of, report.lake);
+    let _ = writeln!(
+        out,
+        "  {:<16} {:<15} {:>5} {:>10} {:>10} {:>12}  status",
+        "source", "table", "files", "read", "loaded", "quarantined"
+    );
+    for s in &report.sources {
+        let unchanged = s.files.iter().filter(|f| f.status == FileStatus::Unchanged).count();
+        let status = match unchanged {
+            0 => "ingested".to_string(),
+            n if n == s.files.len() => "unchanged".to_string(),
+            n => format!("{n} unchanged"),
+        };
+        let _ = writeln!(
+            out,
+            "  {:<16} {:<15} {:>5} {:>10} {:>10} {:>12}  {}",
+            s.source,
+            s.table,
+            s.files.len(),
+            s.rows_read,
+            s.rows_loaded,
+            format!("{} ({:.1}%)", s.rows_quarantined, s.quarantine_share * 100.0),
+            status
+        );
+    }
+    let total_read: u64 = report.sources.iter().map(|s| s.rows_read).sum();
+    let total_loaded: u64 = report.sources.iter().map(|s| s.rows_loaded).sum();
+    let total_q: u64 = report.sources.iter().map(|s| s.rows_quarantined).sum();
+    let _ = writeln!(out, "  rows read {total_read} = loaded {total_loaded} + quarantined {total_q}");
+    if !report.warnings.is_empty() {
+        let _ = writeln!(out, "warnings:");
+        for w in &report.warnings {
+            let _ = writeln!(out, "  - {w}");
+        }
+    }
+    out
+}
+

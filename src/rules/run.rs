@@ -1,0 +1,196 @@
+//! Planning and running rules in a session that already has the lake's
+//! tables and the helpers registered.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Instant;
+
+use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::catalog::MemTable;
+use datafusion::dataframe::DataFrame;
+use datafusion::prelude::SessionContext;
+use serde::Serialize;
+use tracing::{info, warn};
+
+use super::{Catalogue, Rule, RuleError, Severity, bind};
+use crate::params::ParamValue;
+use crate::tables;
+
+/// Case columns a rule may return, and the types each must have.
+const CASE_COLUMNS: &[&str] = &["id_no", "name", "household_id", "program", "region_code", "period", "amount_at_risk"];
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Ran,
+    Skipped,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleReport {
+    pub id: String,
+    pub title: String,
+    pub severity: Severity,
+    pub catalogue: String,
+    pub status: Status,
+    /// Why a rule was skipped.
+    pub reason: Option<String>,
+    pub needs: Vec<String>,
+    pub rows: u64,
+    pub seconds: f64,
+}
+
+/// What one rule returned.
+pub struct RuleOutput {
+    pub rule: Rule,
+    pub batches: Vec<RecordBatch>,
+    pub report: RuleReport,
+}
+
+fn plan_err(rule_file: &std::path::Path, e: impl std::fmt::Display) -> RuleError {
+    RuleError::Plan { file: rule_file.to_path_buf(), message: e.to_string() }
+}
+
+/// Registers every view of the catalogue, parameters bound.
+pub async fn register_views(ctx: &SessionContext, catalogue: &Catalogue, params: &BTreeMap<String, ParamValue>) -> Result<(), RuleError> {
+    for v in &catalogue.views {
+        let sql = bind::bind(&v.sql, params).map_err(|m| plan_err(&v.file, m.join("; ")))?;
+        let df = ctx.sql(&sql).await.map_err(|e| plan_err(&v.file, e))?;
+        ctx.register_table(v.name.as_str(), df.into_view()).map_err(|e| plan_err(&v.file, e))?;
+    }
+    Ok(())
+}
+
+/// Registers every canonical table empty: enough to plan every rule.
+pub fn register_empty_tables(ctx: &SessionContext) -> Result<(), RuleError> {
+    for t in tables::TABLES {
+        let provider = MemTable::try_new(t.schema(), vec![vec![]])
+            .map_err(|e| RuleError::File { file: t.name.into(), message: e.to_string() })?;
+        ctx.register_table(t.name, Arc::new(provider))
+            .map_err(|e| RuleError::File { file: t.name.into(), message: e.to_string() })?;
+    }
+    Ok(())
+}
+
+/// Binds and plans one rule, checking its output can make cases.
+pub async fn plan(ctx: &SessionContext, rule: &Rule, params: &BTreeMap<String, ParamValue>) -> Result<DataFrame, RuleError> {
+    let sql = bind::bind(&rule.sql, params).map_err(|m| plan_err(&rule.file, m.join("; ")))?;
+    let df = ctx.sql(&sql).await.map_err(|e| plan_err(&rule.file, e))?;
+    let schema = df.schema();
+    for s in &rule.subject {
+        if schema.field_with_unqualified_name(s).is_err() {
+            return Err(plan_err(&rule.file, format!("the subject column `{s}` is not among the SELECT's columns")));
+        }
+    }
+    for c in CASE_COLUMNS {
+        if let Ok(f) = schema.field_with_unqualified_name(c) {
+            let ok = match *c {
+                "amount_at_risk" => f.data_type().is_numeric() || f.data_type() == &DataType::Null,
+                _ => matches!(f.data_type(), DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8 | DataType::Null),
+            };
+            if !ok {
+                return Err(plan_err(&rule.file, format!("case column `{c}` has type {}, which a case cannot hold", f.data_type())));
+            }
+        }
+    }
+    Ok(df)
+}
+
+/// Plans every rule (and physically plans it), reporting every failure.
+pub async fn check_all(ctx: &SessionContext, catalogue: &Catalogue, params: &BTreeMap<String, ParamValue>) -> Result<usize, RuleError> {
+    let mut errors = Vec::new();
+    for rule in &catalogue.rules {
+        match plan(ctx, rule, params).await {
+            Ok(df) => {
+                if let Err(e) = df.create_physical_plan().await {
+                    errors.push(plan_err(&rule.file, e));
+                }
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    match errors.len() {
+        0 => Ok(catalogue.rules.len()),
+        1 => Err(errors.remove(0)),
+        _ => Err(RuleError::Many(errors)),
+    }
+}
+
+/// Runs the rules (all, or those in `only`). A rule that needs a table no
+/// source feeds is skipped and says so; a rule that fails fails the run.
+pub async fn run_all(
+    ctx: &SessionContext,
+    catalogue: &Catalogue,
+    params: &BTreeMap<String, ParamValue>,
+    fed: &BTreeSet<&str>,
+    only: &[String],
+) -> Result<Vec<RuleOutput>, RuleError> {
+    let mut outputs = Vec::new();
+    for rule in catalogue.rules.iter().filter(|r| only.is_empty() || only.contains(&r.id)) {
+        let missing: Vec<&str> = rule.needs.iter().map(String::as_str).filter(|t| !fed.contains(t)).collect();
+        let mut report = RuleReport {
+            id: rule.id.clone(),
+            title: rule.title.clone(),
+            severity: rule.severity,
+            catalogue: rule.catalogue.clone(),
+            status: Status::Ran,
+            reason: None,
+            needs: rule.needs.iter().cloned().collect(),
+            rows: 0,
+            seconds: 0.0,
+        };
+        if !missing.is_empty() {
+            let reason = format!("needs {}, which no source of the pipeline feeds", missing.join(", "));
+            warn!(rule = %rule.id, "skipped: {reason}");
+            report.status = Status::Skipped;
+            report.reason = Some(reason);
+            outputs.push(RuleOutput { rule: rule.clone(), batches: Vec::new(), report });
+            continue;
+        }
+        let started = Instant::now();
+        let df = plan(ctx, rule, params).await?;
+        let batches = df.collect().await.map_err(|e| RuleError::Run {
+            rule: rule.id.clone(),
+            file: rule.file.clone(),
+            message: e.to_string(),
+        })?;
+        report.seconds = started.elapsed().as_secs_f64();
+        report.rows = batches.iter().map(|b| b.num_rows() as u64).sum();
+        info!(rule = %rule.id, rows = report.rows, seconds = format!("{:.3}", report.seconds), "rule ran");
+        outputs.push(RuleOutput { rule: rule.clone(), batches, report });
+    }
+    Ok(outputs)
+}
+
+impl RuleOutput {
+    /// The subject of every row, as text (`|`-joined parts give the case key).
+    pub fn subjects(&self) -> Vec<Vec<String>> {
+        let mut out = Vec::new();
+        for b in &self.batches {
+            let schema = b.schema();
+            let columns: Vec<_> = self
+                .rule
+                .subject
+                .iter()
+                .filter_map(|s| schema.index_of(s).ok().map(|i| b.column(i).clone()))
+                .collect();
+            let projected = match datafusion::arrow::record_batch::RecordBatch::try_new(
+                Arc::new(datafusion::arrow::datatypes::Schema::new(
+                    self.rule
+                        .subject
+                        .iter()
+                        .zip(&columns)
+                        .map(|(n, c)| datafusion::arrow::datatypes::Field::new(n, c.data_type().clone(), true))
+                        .collect::<Vec<_>>(),
+                )),
+                columns,
+            ) {
+                Ok(p) => p,
+                Err(_) => continue,
+            };
+            out.extend(crate::sql::text_rows(&[projected]));
+        }
+        out
+    }
+}

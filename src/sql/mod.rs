@@ -1,0 +1,82 @@
+//! SQL over the lake: the helpers (`udf`), the tables a session sees, and
+//! the read-only guard for analysts.
+
+pub mod udf;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use datafusion::catalog::MemTable;
+use datafusion::error::Result;
+use datafusion::execution::options::ParquetReadOptions;
+use datafusion::execution::context::SQLOptions;
+use datafusion::prelude::SessionContext;
+
+use crate::lake::{self, Lake};
+use crate::tables;
+
+/// Which canonical tables hold data in a session.
+#[derive(Debug, Clone, Default)]
+pub struct Registered {
+    /// Tables read from a lake dataset.
+    pub with_data: BTreeSet<&'static str>,
+    /// Tables registered empty (no source feeds them).
+    pub empty: BTreeSet<&'static str>,
+}
+
+pub fn register_helpers(ctx: &SessionContext, as_of: NaiveDate) {
+    for f in udf::all(as_of) {
+        ctx.register_udf(f);
+    }
+}
+
+/// Registers every canonical table of the lake's `as_of` dataset. A table
+/// without parts is registered empty with its canonical schema, so every
+/// rule and view still plans; callers decide what an empty table means.
+pub async fn register_lake(ctx: &SessionContext, lake: &Lake, as_of: NaiveDate) -> Result<Registered> {
+    let mut registered = Registered::default();
+    for table in tables::TABLES {
+        let schema = table.schema();
+        let dir = lake.table_dir(table.name, as_of);
+        if lake.parts(table.name, as_of).map(|p| !p.is_empty()).unwrap_or(false) {
+            let options = ParquetReadOptions::default().schema(&schema);
+            ctx.register_parquet(table.name, dir.to_string_lossy().as_ref(), options).await?;
+            registered.with_data.insert(table.name);
+        } else {
+            ctx.register_table(table.name, Arc::new(MemTable::try_new(schema, vec![vec![]])?))?;
+            registered.empty.insert(table.name);
+        }
+    }
+    let q = lake.table_dir(lake::QUARANTINE, as_of);
+    if lake.parts(lake::QUARANTINE, as_of).map(|p| !p.is_empty()).unwrap_or(false) {
+        let schema = lake::quarantine_schema();
+        let options = ParquetReadOptions::default().schema(&schema);
+        ctx.register_parquet(lake::QUARANTINE, q.to_string_lossy().as_ref(), options).await?;
+    } else {
+        ctx.register_table(lake::QUARANTINE, Arc::new(MemTable::try_new(lake::quarantine_schema(), vec![vec![]])?))?;
+    }
+    Ok(registered)
+}
+
+/// Analyst SQL reads and nothing else: no DDL, no DML (which covers COPY),
+/// no statements such as SET.
+pub fn read_only() -> SQLOptions {
+    SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false)
+}
+
+/// Rows of batches as text, NULL spelled `NULL`: what fixtures compare and
+/// what tests read.
+pub fn text_rows(batches: &[datafusion::arrow::record_batch::RecordBatch]) -> Vec<Vec<String>> {
+    use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+    let options = FormatOptions::default().with_null("NULL");
+    let mut out = Vec::new();
+    for b in batches {
+        let formatters: Vec<Option<ArrayFormatter>> =
+            b.columns().iter().map(|c| ArrayFormatter::try_new(c.as_ref(), &options).ok()).collect();
+        for r in 0..b.num_rows() {
+            out.push(formatters.iter().map(|f| f.as_ref().map(|f| f.value(r).to_string()).unwrap_or_default()).collect());
+        }
+    }
+    out
+}

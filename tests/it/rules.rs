@@ -1,0 +1,156 @@
+//! Rules: the fixtures of every rule, and the whole catalogue on the sample data.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use fundwatch::progress::Progress;
+use fundwatch::rules::Catalogue;
+use fundwatch::rules::fixtures;
+
+use crate::common::{Project, repo, snapshot};
+
+#[tokio::test]
+async fn every_rule_passes_its_fixtures() {
+    let catalogue = Catalogue::load(&repo().join("queries")).unwrap();
+    let results = fixtures::run_all(catalogue, &[]).await.unwrap();
+    let failures: Vec<String> = results
+        .iter()
+        .filter(|r| !r.passed)
+        .map(|r| format!("{}: {}", r.rule, r.failure.clone().unwrap_or_default()))
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// The sample data, copied so the run writes its lake in a scratch place.
+pub fn sample_project() -> Project {
+    let p = Project::new();
+    for (name, bytes) in snapshot(&repo().join("sample_data")) {
+        p.write(&format!("sample_data/{name}"), bytes);
+    }
+    for (name, bytes) in snapshot(&repo().join("queries")) {
+        p.write(&format!("queries/{name}"), bytes);
+    }
+    p.write("pipelines/nightly.toml", std::fs::read(repo().join("pipelines/nightly.toml")).unwrap());
+    p
+}
+
+fn expected(rules: &BTreeSet<String>) -> BTreeSet<(String, String)> {
+    let text = std::fs::read_to_string(repo().join("sample_data/expected_cases.csv")).unwrap();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    reader
+        .records()
+        .map(|r| r.unwrap())
+        .filter(|r| rules.contains(&r[0]))
+        .map(|r| (r[0].to_string(), r[1].to_string()))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_catalogue_finds_every_planted_case_in_the_sample_and_no_decoy() {
+    let p = sample_project();
+    let report = fundwatch::commands::run(&p.path("pipelines/nightly.toml"), None, &[], &Progress::hidden()).await.unwrap();
+    let ran: BTreeSet<String> = report.outputs.iter().map(|o| o.rule.id.clone()).collect();
+    let flagged: BTreeSet<(String, String)> = report
+        .outputs
+        .iter()
+        .flat_map(|o| o.subjects().into_iter().map(move |s| (o.rule.id.clone(), s.join("|"))))
+        .collect();
+    let want = expected(&ran);
+    let missed: Vec<_> = want.difference(&flagged).collect();
+    let extra: Vec<_> = flagged.difference(&want).collect();
+    assert!(missed.is_empty() && extra.is_empty(), "planted but not flagged: {missed:#?}\nflagged but not planted: {extra:#?}");
+
+    // And the decoys, by name.
+    let text = std::fs::read_to_string(repo().join("sample_data/decoys.csv")).unwrap();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    for d in reader.records().map(|r| r.unwrap()).filter(|r| ran.contains(&r[0])) {
+        let output = report.outputs.iter().find(|o| o.rule.id == d[0]).unwrap();
+        let hit = output.batches.iter().any(|b| {
+            b.schema().index_of(&d[1]).is_ok_and(|i| {
+                let rows = fundwatch::sql::text_rows(&[b.project(&[i]).unwrap()]);
+                rows.iter().any(|r| r[0] == d[2])
+            })
+        });
+        assert!(!hit, "decoy flagged by {}: {} = {} ({})", &d[0], &d[1], &d[2], &d[3]);
+    }
+    let _ = Path::new(".");
+}
+
+#[test]
+fn analyst_sql_reads_the_lake_with_the_helpers_and_refuses_to_write() {
+    let p = sample_project();
+    p.run(&["ingest", "pipelines/nightly.toml"]).ok();
+    let table = p
+        .run(&["sql", "pipelines/nightly.toml", "-e", "SELECT mask_id(id_no) AS m, age_on(id_no, DATE '2024-07-15') AS age FROM roster WHERE id_valid ORDER BY id_no LIMIT 2"])
+        .ok();
+    assert!(table.stdout.contains("| m ") && table.stdout.contains("********"), "{}", table.stdout);
+
+    let csv = p.run(&["sql", "pipelines/nightly.toml", "--format", "csv", "-e", "SELECT COUNT(*) AS n FROM paid"]).ok();
+    assert!(csv.stdout.starts_with("n\n") && csv.stdout.trim().lines().count() == 2, "{}", csv.stdout);
+
+    let json = p.run(&["sql", "pipelines/nightly.toml", "--format", "json", "-e", "SELECT 'x' AS a, 1 AS b"]).ok();
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(v, serde_json::json!([{"a": "x", "b": 1}]));
+
+    let out = p.path("counts.parquet");
+    p.run(&["sql", "pipelines/nightly.toml", "--format", "parquet", "--out", out.to_str().unwrap(), "-e", "SELECT program, COUNT(*) AS n FROM payouts GROUP BY program"]).ok();
+    assert!(std::fs::read(&out).unwrap().starts_with(b"PAR1"));
+
+    for statement in [
+        "CREATE TABLE x AS SELECT 1",
+        "INSERT INTO payouts (payout_id) VALUES ('x')",
+        "COPY payouts TO '/tmp/x.csv'",
+        "SET datafusion.execution.batch_size = 1",
+        "DROP TABLE payouts",
+    ] {
+        let run = p.run(&["sql", "pipelines/nightly.toml", "-e", statement]);
+        assert_eq!(run.code, 2, "{statement}: {}", run.stderr);
+        assert!(run.stderr.contains("read-only"), "{statement}: {}", run.stderr);
+    }
+    // No reading files by path.
+    let run = p.run(&["sql", "pipelines/nightly.toml", "-e", "SELECT * FROM 'sample_data/reference/programs.csv'"]);
+    assert_ne!(run.code, 0, "{}", run.stdout);
+}
+
+#[test]
+fn a_broken_rule_fails_check_and_run_naming_its_file() {
+    let p = sample_project();
+    p.write("queries/bad_rule.sql", "-- id: bad_rule\n-- title: 坏\n-- severity: high\n-- subject: id_no\n-- description: d\n-- basis: b\nSELECT id_no FROM payouts WHERE amount > 'abc' AND nonexistent_column = 1\n");
+    for cmd in [["check", "pipelines/nightly.toml"], ["run", "pipelines/nightly.toml"]] {
+        let run = p.run(&cmd);
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        assert!(run.stderr.contains("queries/bad_rule.sql") && run.stderr.contains("nonexistent_column"), "{}", run.stderr);
+    }
+    assert!(!p.path("lake").exists(), "nothing is ingested when a rule cannot plan");
+
+    p.write("queries/bad_rule.sql", "-- id: bad_rule\n-- title: 坏\n-- severity: high\n-- subjcet: id_no\nSELECT 1\n");
+    let run = p.run(&["check", "pipelines/nightly.toml"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("bad_rule.sql line 4: unknown header key `subjcet`"), "{}", run.stderr);
+}
+
+#[test]
+fn rules_test_shows_expected_and_actual_and_fails() {
+    let p = sample_project();
+    let fixture = std::fs::read_to_string(p.path("queries/tests/late_approval.slt")).unwrap();
+    p.write("queries/tests/late_approval.slt", fixture.replace("H1 A1 2024-01-02 73", "H1 A1 2024-01-02 74"));
+    let run = p.run(&["rules", "--queries", "queries", "test", "late_approval"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(run.stdout.contains("FAIL  late_approval"), "{}", run.stdout);
+    assert!(run.stdout.contains("-   H1 A1 2024-01-02 74") && run.stdout.contains("+   H1 A1 2024-01-02 73"), "{}", run.stdout);
+    let ok = p.run(&["rules", "--queries", "queries", "test", "deceased_recipient"]).ok();
+    assert!(ok.stdout.contains("1 passed, 0 failed"), "{}", ok.stdout);
+    let unknown = p.run(&["rules", "--queries", "queries", "test", "no_such_rule"]);
+    assert_eq!(unknown.code, 2, "{}", unknown.stderr);
+}
+
+#[test]
+fn rules_list_shows_both_catalogues_with_what_each_rule_needs() {
+    let run = crate::common::run_in(&repo(), &["rules", "list"]).ok();
+    assert!(run.stdout.starts_with("core catalogue"), "{}", run.stdout);
+    assert!(run.stdout.contains("deceased_recipient") && run.stdout.contains("向已死亡人员发放"), "{}", run.stdout);
+    assert!(run.stdout.contains("needs: deaths, payouts"), "{}", run.stdout);
+    let json = crate::common::run_in(&repo(), &["--json", "rules", "list"]).ok();
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert!(v["rules"].as_array().unwrap().iter().all(|r| !r["basis"].as_str().unwrap().is_empty()));
+}
