@@ -20,6 +20,9 @@ pub enum Error {
     Rules(#[from] RuleError),
     #[error("{path}: {message}")]
     Output { path: String, message: String },
+    /// Another run holds the lake or the output directory.
+    #[error("{0}")]
+    Busy(String),
     #[error("query engine: {0}")]
     Engine(#[from] datafusion::error::DataFusionError),
 }

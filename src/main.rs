@@ -17,7 +17,7 @@ use tracing_subscriber::EnvFilter;
 /// flagged cases for supervision teams.
 #[derive(Parser)]
 #[command(name = "fundwatch", version, propagate_version = true)]
-#[command(after_help = "Exit codes: 0 success · 1 run failed (nothing published) · 2 bad usage or pipeline file")]
+#[command(after_help = "Exit codes: 0 success · 1 run failed (nothing published) · 2 bad usage or pipeline file · 3 new cases at --fail-on severity")]
 struct Cli {
     #[command(flatten)]
     output: Output,
@@ -47,9 +47,12 @@ enum Command {
         /// The date the run looks from (default: params.as_of in the pipeline file, else today).
         #[arg(long, value_name = "DATE")]
         as_of: Option<String>,
-        /// Run only these rules (ids as in `fundwatch rules list`).
+        /// Run only these rules (ids as in `fundwatch rules list`); other rules' cases are carried over.
         #[arg(long, value_name = "RULE", num_args = 1..)]
         only: Vec<String>,
+        /// Exit 3 when new cases of this severity or higher exist (for schedulers that alert).
+        #[arg(long, value_name = "SEVERITY", value_parser = ["high", "medium", "low"])]
+        fail_on: Option<String>,
     },
     /// Read every source's extracts into the Parquet lake; rejected rows go to the quarantine.
     Ingest {
@@ -83,6 +86,32 @@ enum Command {
         /// The lake dataset to query (default: params.as_of, else the newest in the lake).
         #[arg(long, value_name = "DATE")]
         as_of: Option<String>,
+    },
+    /// The cases a run published (the newest, or --as-of), filtered.
+    Cases {
+        /// The pipeline file (for where runs are published).
+        pipeline: PathBuf,
+        /// The run to read (default: out/latest).
+        #[arg(long, value_name = "DATE")]
+        as_of: Option<String>,
+        /// Only cases in these statuses: new, open, resolved, suppressed.
+        #[arg(long, value_name = "STATUS", num_args = 1..)]
+        status: Vec<String>,
+        /// Only cases whose region code starts with this (e.g. a county, 220103).
+        #[arg(long, value_name = "CODE")]
+        region: Option<String>,
+        /// Only cases of these rules.
+        #[arg(long, value_name = "RULE", num_args = 1..)]
+        rule: Vec<String>,
+        /// Only cases of this severity or higher.
+        #[arg(long, value_name = "SEVERITY")]
+        severity: Option<String>,
+        /// How to print them.
+        #[arg(long, value_enum, default_value = "table")]
+        format: commands::SqlFormat,
+        /// Write to this file instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
     /// The rule catalogue: list the rules, or run their fixture tests.
     Rules {
@@ -155,14 +184,21 @@ enum Outcome {
     Done,
     /// Reported its own failure (failing fixture tests): exit 1.
     Failed,
+    /// Succeeded, but found what `--fail-on` asked to be told about: exit 3.
+    Alert,
 }
 
 async fn dispatch(cli: Cli, progress: Progress) -> Result<Outcome, fundwatch::Error> {
     let json = cli.output.json;
     match cli.command {
-        Command::Run { pipeline, as_of, only } => {
+        Command::Run { pipeline, as_of, only, fail_on } => {
             let report = commands::run(&pipeline, as_of.as_deref(), &only, &progress).await?;
             print(json, &report, commands::RunReport::render);
+            let level = fail_on.as_deref().and_then(fundwatch::rules::Severity::parse);
+            if level.is_some_and(|l| report.has_new_at_least(l)) {
+                eprintln!("new cases at or above --fail-on {}: exit 3", fail_on.unwrap_or_default());
+                return Ok(Outcome::Alert);
+            }
         }
         Command::Ingest { pipeline, as_of } => {
             let report = commands::ingest(&pipeline, as_of.as_deref(), &progress).await?;
@@ -174,6 +210,10 @@ async fn dispatch(cli: Cli, progress: Progress) -> Result<Outcome, fundwatch::Er
         }
         Command::Sql { pipeline, execute, file, format, out, as_of } => {
             commands::sql(&pipeline, execute.as_deref(), file.as_deref(), format, out.as_deref(), as_of.as_deref()).await?;
+        }
+        Command::Cases { pipeline, as_of, status, region, rule, severity, format, out } => {
+            let filter = commands::CaseFilter { statuses: status, region, rules: rule, severity };
+            commands::cases(&pipeline, as_of.as_deref(), &filter, format, out.as_deref())?;
         }
         Command::Rules { action: RulesAction::List, queries } => {
             let list = commands::rules_list(&queries)?;
@@ -210,6 +250,7 @@ fn main() -> ExitCode {
     match runtime.block_on(dispatch(cli, progress)) {
         Ok(Outcome::Done) => ExitCode::SUCCESS,
         Ok(Outcome::Failed) => ExitCode::from(1),
+        Ok(Outcome::Alert) => ExitCode::from(3),
         Err(e) => {
             let code = e.exit_code();
             if json {

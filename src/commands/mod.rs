@@ -2,10 +2,12 @@
 //! work through the stage modules, and returns a report the binary prints
 //! (as text, or as JSON with `--json`).
 
+mod cases;
 mod demo;
 mod rules;
 mod sql;
 
+pub use cases::{CaseFilter, cases};
 pub use demo::{demo, render_demo};
 pub use rules::{FixtureReport, RulesList, rules_list, rules_test};
 pub use sql::{SqlFormat, sql};
@@ -22,7 +24,10 @@ use crate::engine::Engine;
 use crate::ingest::{self, FileStatus, IngestReport};
 use crate::pipeline::{Location, Pipeline};
 use crate::progress::Progress;
-use crate::publish::{self, Manifest};
+use crate::cases::{Case, history};
+use crate::lock::RunLock;
+use crate::publish::{self, CaseSummary, Manifest};
+use crate::rules::Severity;
 use crate::rules::{Catalogue, run::RuleOutput};
 use datafusion::prelude::SessionContext;
 
@@ -112,17 +117,22 @@ pub async fn ingest(file: &Path, as_of: Option<&str>, progress: &Progress) -> Re
     let pipeline = Pipeline::load(file)?;
     let as_of = resolve_as_of(as_of, &pipeline)?;
     let engine = Engine::new(&pipeline.engine)?;
+    let lake = ingest::lake_of(&pipeline)?;
+    let _lock = RunLock::acquire(&[lake.root()], &format!("fundwatch ingest {}", file.display()))?;
     Ok(ingest::run(&pipeline, as_of, &engine, progress).await?)
 }
 
 #[derive(Serialize)]
 pub struct RunReport {
-    pub manifest: PathBuf,
+    /// The published directory (`out/<as_of>`).
+    pub published: PathBuf,
     #[serde(flatten)]
     pub run: Manifest,
-    /// What each rule returned, for the stages after the rules.
+    /// What each rule returned, for tests and the stages after the rules.
     #[serde(skip)]
     pub outputs: Vec<RuleOutput>,
+    #[serde(skip)]
+    pub cases: Vec<Case>,
 }
 
 /// The rules a run is limited to, checked against the catalogue.
@@ -148,22 +158,26 @@ pub async fn lake_session(pipeline: &Pipeline, engine: &Engine, catalogue: &Cata
     Ok(ctx)
 }
 
-/// `fundwatch run`: ingest, run the rules, publish the run's manifest.
+pub fn out_root(pipeline: &Pipeline) -> Result<PathBuf, Error> {
+    match &pipeline.publish.location {
+        Location::Local(p) => Ok(p.clone()),
+        Location::Url(u) => Err(Error::Usage(format!(
+            "publish.path = \"{u}\": publishing to an object store is not supported by this build"
+        ))),
+    }
+}
+
+/// `fundwatch run`: ingest, run the rules, give the cases their life, publish.
 pub async fn run(file: &Path, as_of: Option<&str>, only: &[String], progress: &Progress) -> Result<RunReport, Error> {
     let started_at = Local::now();
     let pipeline = Pipeline::load(file)?;
     let as_of = resolve_as_of(as_of, &pipeline)?;
-    let out_root = match &pipeline.publish.location {
-        Location::Local(p) => p.clone(),
-        Location::Url(u) => {
-            return Err(Error::Usage(format!(
-                "publish.path = \"{u}\": publishing to an object store is not supported by this build"
-            )));
-        }
-    };
+    let out_root = out_root(&pipeline)?;
+    let lake = ingest::lake_of(&pipeline)?;
     // A broken rule stops the run before anything is read.
     let catalogue = plan_rules(&pipeline, as_of).await?;
     check_only(&catalogue, only)?;
+    let _lock = RunLock::acquire(&[lake.root(), &out_root], &format!("fundwatch run {}", file.display()))?;
     let engine = Engine::new(&pipeline.engine)?;
     let report = ingest::run(&pipeline, as_of, &engine, progress).await?;
 
@@ -171,26 +185,67 @@ pub async fn run(file: &Path, as_of: Option<&str>, only: &[String], progress: &P
     let params = pipeline.params.resolve(as_of);
     let outputs = crate::rules::run::run_all(&ctx, &catalogue, &params, &fed_tables(&pipeline), only).await?;
 
+    let current: Vec<Case> = outputs
+        .iter()
+        .filter(|o| matches!(o.report.status, crate::rules::run::Status::Ran))
+        .flat_map(|o| crate::cases::from_output(o, as_of))
+        .collect();
+    let ran: BTreeSet<String> = outputs
+        .iter()
+        .filter(|o| matches!(o.report.status, crate::rules::run::Status::Ran))
+        .map(|o| o.rule.id.clone())
+        .collect();
+    let previous = match history::previous(lake.root(), as_of) {
+        Some((_, path)) => crate::cases::table::read(&path).map_err(|m| Error::Output { path: path.display().to_string(), message: m })?,
+        None => Vec::new(),
+    };
+    let dispositions = history::read_dispositions(&ctx).await?;
+    let (cases, unknown) = history::reconcile(current, previous, &ran, &dispositions, as_of);
+
     let mut warnings = report.warnings.clone();
     for o in &outputs {
         if let Some(reason) = &o.report.reason {
             warnings.push(format!("rule {} skipped: it {reason}", o.rule.id));
         }
     }
-    let manifest = Manifest {
+    for d in &unknown {
+        let w = format!(
+            "disposition for an unknown case {} ({} row {}): no run has issued this case id",
+            d.case_id, d.source_file, d.source_row
+        );
+        tracing::warn!("{w}");
+        warnings.push(w);
+    }
+    let mut manifest = Manifest {
         fundwatch: env!("CARGO_PKG_VERSION"),
         datafusion: datafusion::DATAFUSION_VERSION,
         pipeline: file.to_string_lossy().into_owned(),
         as_of,
         started_at: started_at.to_rfc3339(),
-        finished_at: Local::now().to_rfc3339(),
+        finished_at: String::new(),
         params,
-        ingest: report,
         rules: outputs.iter().map(|o| o.report.clone()).collect(),
+        cases: CaseSummary::of(&cases, &unknown),
+        outputs: Vec::new(),
         warnings,
+        ingest: report,
     };
-    let path = publish::write_manifest(&publish::run_dir(&out_root, as_of), &manifest)?;
-    Ok(RunReport { manifest: path, run: manifest, outputs })
+    let pipeline_name = pipeline.name.clone();
+    let publication = publish::Run {
+        as_of,
+        pipeline: &pipeline_name,
+        cases: &cases,
+        rules: &manifest.rules.clone(),
+        ingest: &manifest.ingest.clone(),
+        mask_ids: pipeline.publish.mask_ids,
+    };
+    let history_path = history::snapshot_path(lake.root(), as_of);
+    let published = publish::publish(&out_root, &publication, &mut manifest, |staging| {
+        // The run's cases become the history the next run compares with.
+        let bytes = std::fs::read(staging.join("cases.parquet")).map_err(|e| Error::output(staging, e))?;
+        publish::write_atomic(&history_path, &bytes)
+    })?;
+    Ok(RunReport { published, run: manifest, outputs, cases })
 }
 
 impl RunReport {
@@ -207,8 +262,34 @@ impl RunReport {
                 }
             }
         }
-        let _ = writeln!(out, "manifest: {}", self.manifest.display());
+        let c = &self.run.cases;
+        let status = |s: &str| c.by_status.get(s).copied().unwrap_or(0);
+        let sev = |s: &str| c.new_by_severity.get(s).copied().unwrap_or(0);
+        let _ = writeln!(
+            out,
+            "cases: {} new ({} high, {} medium, {} low, {} info), {} open, {} resolved, {} suppressed · at risk {} yuan",
+            status("new"),
+            sev("high"),
+            sev("medium"),
+            sev("low"),
+            sev("info"),
+            status("open"),
+            status("resolved"),
+            status("suppressed"),
+            c.amount_at_risk
+        );
+        for w in &self.run.warnings {
+            if w.starts_with("disposition") {
+                let _ = writeln!(out, "  ! {w}");
+            }
+        }
+        let _ = writeln!(out, "published: {}/ (summary.html, cases.xlsx, by_region/, manifest.json)", self.published.display());
         out
+    }
+
+    /// Whether new cases at `level` or above exist (outreach leads never count).
+    pub fn has_new_at_least(&self, level: Severity) -> bool {
+        self.cases.iter().any(|c| c.status == crate::cases::Status::New && c.severity != Severity::Info && c.severity <= level)
     }
 }
 

@@ -95,7 +95,7 @@ pub async fn sql(
     write_rows(&batches, format, out)
 }
 
-fn write_rows(batches: &[RecordBatch], format: SqlFormat, out: Option<&Path>) -> Result<(), Error> {
+pub(super) fn write_rows(batches: &[RecordBatch], format: SqlFormat, out: Option<&Path>) -> Result<(), Error> {
     let target = out.map(|p| p.display().to_string()).unwrap_or_else(|| "stdout".into());
     let err = |e: &dyn std::fmt::Display| Error::Output { path: target.clone(), message: e.to_string() };
     let mut sink: Box<dyn Write + Send> = match out {

@@ -902,7 +902,7 @@ fn dispositions(ctx: &mut Ctx) -> R {
     let pick = |ctx: &Ctx, rule: &str| ctx.expected.iter().find(|e| e.rule == rule).map(|e| e.case_id());
     let decided = ctx.as_of - Duration::days(7);
     if let Some(id) = pick(ctx, "deceased_recipient") {
-        ctx.out.dispositions.row(&[V::from(id), V::from("属实"), V::from("火化记录核实，已追回"), V::D(decided), V::from("南关区核查组")])?;
+        ctx.out.dispositions.row(&[V::from(id), V::from("属实"), V::from("核实死亡登记属实，已停发并追回"), V::D(decided), V::from("南关区核查组")])?;
     }
     if let Some(id) = pick(ctx, "stale_review") {
         ctx.out.dispositions.row(&[V::from(id), V::from("误报"), V::from("复核记录未录入系统，纸质档案齐全"), V::D(decided), V::from("南关区核查组")])?;

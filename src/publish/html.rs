@@ -1,0 +1,223 @@
+//! `summary.html`: counts and money by rule, county and status, with bar
+//! charts drawn as inline SVG. One file, no scripts, no network: it opens
+//! from a USB stick on an offline laptop.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use super::{CaseSummary, Run, severity_order};
+use crate::Error;
+use crate::cases::{Case, Status};
+use crate::ingest::normalise::format_cents;
+use crate::rules::Severity;
+use crate::rules::run::Status as RuleStatus;
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+fn money(cents: i128) -> String {
+    let plain = format_cents(cents);
+    let (int, frac) = plain.split_once('.').unwrap_or((&plain, "00"));
+    let (sign, digits) = int.strip_prefix('-').map_or(("", int), |d| ("-", d));
+    let mut grouped = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(ch);
+    }
+    format!("{sign}{grouped}.{frac}")
+}
+
+/// A horizontal bar `value / max` of the given width, as inline SVG.
+fn bar(value: i128, max: i128, colour: &str) -> String {
+    let width = if max > 0 { (value.max(0) as f64 / max as f64 * 240.0).round() } else { 0.0 };
+    format!(
+        "<svg width=\"240\" height=\"14\" role=\"img\"><rect x=\"0\" y=\"2\" width=\"{width}\" height=\"10\" fill=\"{colour}\"/></svg>"
+    )
+}
+
+fn severity_colour(s: Severity) -> &'static str {
+    match s {
+        Severity::High => "#c0392b",
+        Severity::Medium => "#e67e22",
+        Severity::Low => "#2e86c1",
+        Severity::Info => "#27ae60",
+    }
+}
+
+#[derive(Default)]
+struct Tally {
+    by_status: BTreeMap<Status, usize>,
+    at_risk: i128,
+    confirmed: usize,
+    confirmed_amount: i128,
+}
+
+impl Tally {
+    fn add(&mut self, c: &Case) {
+        *self.by_status.entry(c.status).or_insert(0) += 1;
+        if c.status.actionable() {
+            self.at_risk += c.amount_at_risk.unwrap_or(0);
+        }
+        if c.disposition.as_deref() == Some("confirmed") {
+            self.confirmed += 1;
+            self.confirmed_amount += c.amount_at_risk.unwrap_or(0);
+        }
+    }
+
+    fn count(&self, s: Status) -> usize {
+        self.by_status.get(&s).copied().unwrap_or(0)
+    }
+}
+
+const STYLE: &str = "body{font-family:'Microsoft YaHei','PingFang SC','Noto Sans CJK SC',sans-serif;margin:2em;color:#222}\
+h1{font-size:1.5em}h2{font-size:1.15em;margin-top:2em;border-bottom:1px solid #ccc}\
+table{border-collapse:collapse;font-size:.9em}td,th{padding:.25em .6em;border-bottom:1px solid #eee;text-align:left}\
+th{background:#f4f6f8}td.n{text-align:right;font-variant-numeric:tabular-nums}\
+.cards{display:flex;gap:1em;flex-wrap:wrap}.card{border:1px solid #ddd;border-radius:6px;padding:.6em 1em;min-width:9em}\
+.card b{display:block;font-size:1.4em}.muted{color:#777;font-size:.85em}";
+
+fn status_cells(t: &Tally) -> String {
+    Status::ALL.iter().map(|s| format!("<td class=\"n\">{}</td>", t.count(*s))).collect()
+}
+
+pub fn summary(path: &Path, run: &Run<'_>, summary: &CaseSummary) -> Result<(), Error> {
+    let mut total = Tally::default();
+    let mut by_rule: BTreeMap<&str, Tally> = BTreeMap::new();
+    let mut by_county: BTreeMap<String, Tally> = BTreeMap::new();
+    let mut outreach: BTreeMap<String, usize> = BTreeMap::new();
+    for c in run.cases {
+        by_rule.entry(c.rule_id.as_str()).or_default().add(c);
+        if c.severity == Severity::Info {
+            if c.status.actionable() {
+                *outreach.entry(c.county()).or_insert(0) += 1;
+            }
+            continue;
+        }
+        total.add(c);
+        by_county.entry(c.county()).or_default().add(c);
+    }
+
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>核查案件汇总 {as_of}</title><style>{STYLE}</style></head><body>\
+         <h1>核查案件汇总 · {as_of}</h1><p class=\"muted\">{pipeline} · fundwatch {version}</p><div class=\"cards\">",
+        as_of = run.as_of,
+        pipeline = esc(run.pipeline),
+        version = env!("CARGO_PKG_VERSION")
+    );
+    for s in Status::ALL {
+        let _ = write!(h, "<div class=\"card\">{}<b>{}</b></div>", s.zh(), total.count(s));
+    }
+    let _ = write!(
+        h,
+        "<div class=\"card\">待核查涉及金额（元）<b>{}</b></div><div class=\"card\">已确认 {} 件，金额（元）<b>{}</b></div></div>",
+        money(total.at_risk),
+        total.confirmed,
+        money(total.confirmed_amount)
+    );
+
+    // By rule, catalogue by catalogue, riskiest first.
+    let max_rule = by_rule.values().map(|t| t.at_risk).max().unwrap_or(0);
+    let mut rules: Vec<_> = run.rules.iter().collect();
+    let rank = |s: Severity| severity_order().iter().position(|x| *x == s).unwrap_or(9);
+    rules.sort_by(|a, b| (&a.catalogue, rank(a.severity), &a.id).cmp(&(&b.catalogue, rank(b.severity), &b.id)));
+    let _ = write!(
+        h,
+        "<h2>按规则</h2><table><tr><th>规则</th><th>名称</th><th>风险</th><th>新发现</th><th>持续存在</th><th>已消除</th><th>已核为误报</th>\
+         <th>待核查涉及金额（元）</th><th></th><th>已确认</th><th>已确认金额（元）</th></tr>"
+    );
+    for r in &rules {
+        if r.severity == Severity::Info {
+            continue;
+        }
+        let empty = Tally::default();
+        let t = by_rule.get(r.id.as_str()).unwrap_or(&empty);
+        if matches!(r.status, RuleStatus::Skipped) {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td colspan=\"8\" class=\"muted\">未运行：{}</td></tr>",
+                esc(&r.id),
+                esc(&r.title),
+                r.severity.zh(),
+                esc(r.reason.as_deref().unwrap_or(""))
+            );
+            continue;
+        }
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td style=\"color:{}\">{}</td>{}<td class=\"n\">{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+            esc(&r.id),
+            esc(&r.title),
+            severity_colour(r.severity),
+            r.severity.zh(),
+            status_cells(t),
+            money(t.at_risk),
+            bar(t.at_risk, max_rule, severity_colour(r.severity)),
+            t.confirmed,
+            money(t.confirmed_amount)
+        );
+    }
+    h.push_str("</table>");
+
+    let max_county = by_county.values().map(|t| t.at_risk).max().unwrap_or(0);
+    let _ = write!(
+        h,
+        "<h2>按地区（县级）</h2><table><tr><th>区划</th><th>名称</th><th>新发现</th><th>持续存在</th><th>已消除</th><th>已核为误报</th><th>待核查涉及金额（元）</th><th></th></tr>"
+    );
+    for (county, t) in &by_county {
+        let name = crate::idcard::region_name(&format!("{county}000000000000")).unwrap_or_default();
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td>{}<td class=\"n\">{}</td><td>{}</td></tr>",
+            esc(county),
+            esc(&name),
+            status_cells(t),
+            money(t.at_risk),
+            bar(t.at_risk, max_county, "#34495e")
+        );
+    }
+    h.push_str("</table>");
+
+    let info_rules: Vec<_> = rules.iter().filter(|r| r.severity == Severity::Info).collect();
+    if !info_rules.is_empty() {
+        let _ = write!(h, "<h2>政策找人（应享未享线索）</h2><p class=\"muted\">不是违规案件：按县列入 outreach/ 文件，供主动告知、协助申请。</p><table><tr><th>规则</th><th>名称</th><th>新发现</th><th>持续存在</th><th>已消除</th><th>已核为误报</th></tr>");
+        for r in info_rules {
+            let empty = Tally::default();
+            let t = by_rule.get(r.id.as_str()).unwrap_or(&empty);
+            let _ = write!(h, "<tr><td>{}</td><td>{}</td>{}</tr>", esc(&r.id), esc(&r.title), status_cells(t));
+        }
+        h.push_str("</table><table><tr><th>区划</th><th>线索</th></tr>");
+        for (county, n) in &outreach {
+            let _ = write!(h, "<tr><td>{}</td><td class=\"n\">{n}</td></tr>", esc(county));
+        }
+        h.push_str("</table>");
+    }
+
+    let _ = write!(h, "<h2>数据接收</h2><table><tr><th>数据源</th><th>表</th><th>读入</th><th>入库</th><th>隔离</th></tr>");
+    for s in &run.ingest.sources {
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+            esc(&s.source),
+            esc(&s.table),
+            s.rows_read,
+            s.rows_loaded,
+            s.rows_quarantined
+        );
+    }
+    h.push_str("</table>");
+    if !summary.unknown_dispositions.is_empty() {
+        let _ = write!(h, "<h2>无法对应的核查结果</h2><ul>");
+        for u in &summary.unknown_dispositions {
+            let _ = write!(h, "<li>{}</li>", esc(u));
+        }
+        h.push_str("</ul>");
+    }
+    h.push_str("</body></html>\n");
+    std::fs::write(path, h).map_err(|e| Error::output(path, e))
+}
