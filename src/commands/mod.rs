@@ -26,6 +26,7 @@ use crate::pipeline::{Location, Pipeline};
 use crate::progress::Progress;
 use crate::cases::{Case, history};
 use crate::lock::RunLock;
+use crate::publish::followup::FollowupRow;
 use crate::publish::{self, CaseSummary, Manifest};
 use crate::rules::Severity;
 use crate::rules::{Catalogue, run::RuleOutput};
@@ -167,6 +168,17 @@ pub fn out_root(pipeline: &Pipeline) -> Result<PathBuf, Error> {
     }
 }
 
+/// The phone follow-up list drawn by the `followup_sample` view (none if the
+/// catalogue has no such view).
+async fn followup_sample(ctx: &SessionContext, catalogue: &Catalogue) -> Result<Vec<FollowupRow>, Error> {
+    if !catalogue.views.iter().any(|v| v.name == "followup_sample") {
+        tracing::warn!("queries/views has no followup_sample view: no follow-up lists are published");
+        return Ok(Vec::new());
+    }
+    let batches = ctx.sql("SELECT * FROM followup_sample ORDER BY county, pick").await?.collect().await?;
+    Ok(crate::sql::text_rows(&batches).iter().filter_map(|r| FollowupRow::from_text(r)).collect())
+}
+
 /// `fundwatch run`: ingest, run the rules, give the cases their life, publish.
 pub async fn run(file: &Path, as_of: Option<&str>, only: &[String], progress: &Progress) -> Result<RunReport, Error> {
     let started_at = Local::now();
@@ -200,9 +212,16 @@ pub async fn run(file: &Path, as_of: Option<&str>, only: &[String], progress: &P
         None => Vec::new(),
     };
     let dispositions = history::read_dispositions(&ctx).await?;
+    let fed = fed_tables(&pipeline);
+    let reference_warnings = ingest::references::check(&ctx, &fed).await?;
+    let followups = followup_sample(&ctx, &catalogue).await?;
     let (cases, unknown) = history::reconcile(current, previous, &ran, &dispositions, as_of);
 
     let mut warnings = report.warnings.clone();
+    for w in reference_warnings {
+        tracing::warn!("{w}");
+        warnings.push(w);
+    }
     for o in &outputs {
         if let Some(reason) = &o.report.reason {
             warnings.push(format!("rule {} skipped: it {reason}", o.rule.id));
@@ -238,6 +257,7 @@ pub async fn run(file: &Path, as_of: Option<&str>, only: &[String], progress: &P
         rules: &manifest.rules.clone(),
         ingest: &manifest.ingest.clone(),
         mask_ids: pipeline.publish.mask_ids,
+        followups: &followups,
     };
     let history_path = history::snapshot_path(lake.root(), as_of);
     let published = publish::publish(&out_root, &publication, &mut manifest, |staging| {

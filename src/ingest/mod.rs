@@ -14,6 +14,7 @@ pub mod normalise;
 pub mod quarantine;
 pub mod read;
 pub mod reason;
+pub mod references;
 
 use std::collections::BTreeSet;
 use std::fmt;

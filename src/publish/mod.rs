@@ -1,6 +1,6 @@
 //! Publishing a run: `out/<as_of>/` with the cases for analysts (Parquet,
-//! CSV), for supervisors (XLSX, one workbook per county), a summary page and
-//! the manifest.
+//! CSV), for supervisors (XLSX, one workbook per county), the phone
+//! follow-up lists, a summary page and the manifest.
 //!
 //! A run is written whole into `out/.runs/<as_of>-<stamp>/`; then the
 //! symbolic link `out/<as_of>` is switched to it in one rename, and
@@ -9,6 +9,7 @@
 //! leaves a directory nothing links to; the next run removes it.
 
 mod files;
+pub mod followup;
 mod html;
 mod xlsx;
 
@@ -107,6 +108,8 @@ pub struct Run<'a> {
     pub rules: &'a [RuleReport],
     pub ingest: &'a IngestReport,
     pub mask_ids: bool,
+    /// The phone follow-up list, county by county.
+    pub followups: &'a [followup::FollowupRow],
 }
 
 /// An ID number as supervision files show it, when masking is on.
@@ -226,8 +229,9 @@ pub fn publish(
     files::cases_csv(&staging.join("cases.csv"), run.cases, run.mask_ids)?;
     xlsx::cases_workbook(&staging.join("cases.xlsx"), run)?;
     let by_county = xlsx::county_workbooks(&staging.join("by_region"), run)?;
+    let followup_lists = followup::workbooks(&staging.join("followup"), run.followups, run.mask_ids, run.as_of)?;
     html::summary(&staging.join("summary.html"), run, &manifest.cases)?;
-    info!(counties = by_county, "supervision workbooks written");
+    info!(counties = by_county, followup_lists, "supervision workbooks written");
 
     manifest.outputs = hash_files(&staging)?;
     manifest.finished_at = Local::now().to_rfc3339();

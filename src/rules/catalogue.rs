@@ -13,7 +13,9 @@
 //!
 //! Views (`queries/views/*.sql`) are SELECTs rules share, with a `view` and a
 //! `description` key. Either may list `optional` tables: tables it uses when
-//! a source feeds them, and reads as empty otherwise.
+//! a source feeds them, and reads as empty otherwise. A rule may list
+//! `requires` tables: tables it cannot do without even though it reads them
+//! only through a view that treats them as optional.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -82,6 +84,7 @@ pub struct Rule {
     /// `core`, `field`, or whatever an analyst calls their own.
     pub catalogue: String,
     pub optional: Vec<String>,
+    pub requires: Vec<String>,
     pub sql: String,
     pub file: PathBuf,
     /// Canonical tables the rule cannot run without (views resolved).
@@ -107,7 +110,7 @@ pub struct Catalogue {
     pub rules: Vec<Rule>,
 }
 
-const RULE_KEYS: &[&str] = &["id", "title", "severity", "subject", "description", "basis", "catalogue", "optional"];
+const RULE_KEYS: &[&str] = &["id", "title", "severity", "subject", "description", "basis", "catalogue", "optional", "requires"];
 const RULE_REQUIRED: &[&str] = &["id", "title", "severity", "subject", "description", "basis"];
 const VIEW_KEYS: &[&str] = &["view", "description", "optional"];
 const VIEW_REQUIRED: &[&str] = &["view", "description"];
@@ -312,6 +315,7 @@ impl Catalogue {
                     needs.insert(t);
                 }
             }
+            needs.extend(r.requires.iter().cloned());
             r.needs = needs;
         }
         Ok(())
@@ -338,6 +342,7 @@ fn rule(file: &Path, p: Parsed) -> Result<Rule, RuleError> {
         subject,
         catalogue: p.header.get("catalogue").cloned().unwrap_or_else(|| "local".into()),
         optional: list(p.header.get("optional")),
+        requires: list(p.header.get("requires")),
         sql: p.sql,
         file: file.to_path_buf(),
         needs: BTreeSet::new(),

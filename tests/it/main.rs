@@ -5,6 +5,7 @@
 
 mod cli;
 mod common;
+mod field;
 mod ingest;
 mod publish;
 mod rules;

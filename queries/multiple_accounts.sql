@@ -1,0 +1,31 @@
+-- id: multiple_accounts
+-- title: 一人多卡/卡出多行
+-- severity: medium
+-- catalogue: field
+-- subject: id_no, period
+-- description: One person paid into two or more different accounts for the same month, by
+--   any programs. A card replaced between two months is not a case: only one month is
+--   looked at at a time. Amount at risk: what went into the accounts other than the one
+--   that received the most that month.
+-- basis: 财政部等部门《关于进一步加强惠民惠农财政补贴资金"一卡通"管理的指导意见》：
+--   原则上一人一卡（一户一卡），补贴资金统一发放至社会保障卡或一卡通账户。
+WITH per_account AS (
+  SELECT id_no, period, account_no, MAX(name) AS name, MAX(household_id) AS household_id,
+         MIN(region_code) AS region_code, MIN(program) AS program,
+         CAST(SUM(amount) AS DECIMAL(18,2)) AS amount
+  FROM paid
+  GROUP BY id_no, period, account_no
+)
+SELECT
+  id_no,
+  MAX(name) AS name,
+  MAX(household_id) AS household_id,
+  MIN(program) AS program,
+  MIN(region_code) AS region_code,
+  period,
+  SUM(amount) - MAX(amount) AS amount_at_risk,
+  COUNT(*) AS accounts,
+  string_agg(account_no, ',' ORDER BY account_no) AS account_nos
+FROM per_account
+GROUP BY id_no, period
+HAVING COUNT(*) > 1
