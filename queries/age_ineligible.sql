@@ -8,7 +8,8 @@
 --   end of the month (the elderly allowance under 80), or over the maximum at its start (the
 --   orphan allowance at 18 or more). A birthday within the month paid is therefore never a
 --   case. Amount at risk: everything paid for those months. IDs that cannot be read are
---   invalid_identity's cases.
+--   invalid_identity's cases. (No birth date in the evidence: it is the part of the ID
+--   number that supervision files mask.)
 -- basis: 各地高龄津贴实施办法（八十周岁以上）；《国务院办公厅关于加强孤儿保障工作的意见》
 --   (国办发〔2010〕54号)：孤儿基本生活费发放至年满十八周岁。
 SELECT
@@ -21,7 +22,6 @@ SELECT
   SUM(p.amount) AS amount_at_risk,
   MIN(g.min_age) AS min_age,
   MIN(g.max_age) AS max_age,
-  MIN(id_birth_date(p.id_no)) AS birth_date,
   MIN(age_on(p.id_no, month_end(p.period))) AS age_in_first_month,
   COUNT(*) AS months
 FROM paid p

@@ -42,7 +42,8 @@ outsiders AS (
 per_account AS (
   SELECT account_no, MAX(account_holder) AS holder, COUNT(DISTINCT household) AS households,
          COUNT(DISTINCT id_no) AS recipients, SUM(amount) AS total, MIN(program) AS program,
-         MIN(region_code) AS region_code
+         MIN(region_code) AS region_code,
+         string_agg(DISTINCT name, ',' ORDER BY name) AS recipient_names
   FROM deposit_in
   GROUP BY account_no
 ),
@@ -65,6 +66,7 @@ SELECT
   a.holder AS account_holder,
   a.households,
   a.recipients,
+  a.recipient_names,
   o.outsider_recipients
 FROM per_account a
 LEFT JOIN per_outsider_account o ON o.account_no = a.account_no

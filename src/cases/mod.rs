@@ -117,6 +117,11 @@ impl Case {
         }
     }
 
+    /// Still to be checked: new or open, and no team has recorded an outcome.
+    pub fn pending(&self) -> bool {
+        self.status.actionable() && self.disposition.is_none()
+    }
+
     /// The published order: severity, rule, region, case id.
     pub fn order_key(&self) -> (Severity, &str, &str, &str) {
         (self.severity, &self.rule_id, self.region_code.as_deref().unwrap_or(""), &self.case_id)

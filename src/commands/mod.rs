@@ -13,7 +13,7 @@ pub use rules::{FixtureReport, RulesList, rules_list, rules_test};
 pub use sql::{SqlFormat, sql};
 
 use std::fmt::Write as _;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use chrono::{Local, NaiveDate};
@@ -27,6 +27,7 @@ use crate::progress::Progress;
 use crate::cases::{Case, history};
 use crate::lock::RunLock;
 use crate::publish::followup::FollowupRow;
+use crate::publish::labels::Labels;
 use crate::publish::{self, CaseSummary, Manifest};
 use crate::rules::Severity;
 use crate::rules::{Catalogue, run::RuleOutput};
@@ -61,6 +62,7 @@ pub async fn plan_rules(pipeline: &Pipeline, as_of: NaiveDate) -> Result<Catalog
     let params = pipeline.params.resolve(as_of);
     crate::rules::run::register_views(&ctx, &catalogue, &params).await?;
     crate::rules::run::check_all(&ctx, &catalogue, &params).await?;
+    Labels::load(&pipeline.rules_dir, BTreeMap::new()).map_err(Error::Usage)?;
     Ok(catalogue)
 }
 
@@ -215,6 +217,12 @@ pub async fn run(file: &Path, as_of: Option<&str>, only: &[String], progress: &P
     let fed = fed_tables(&pipeline);
     let reference_warnings = ingest::references::check(&ctx, &fed).await?;
     let followups = followup_sample(&ctx, &catalogue).await?;
+    let program_names: BTreeMap<String, String> =
+        crate::sql::text_rows(&ctx.sql("SELECT program, name_zh FROM programs").await?.collect().await?)
+            .into_iter()
+            .map(|r| (r[0].clone(), r[1].clone()))
+            .collect();
+    let labels = Labels::load(&pipeline.rules_dir, program_names).map_err(Error::Usage)?;
     let (cases, unknown) = history::reconcile(current, previous, &ran, &dispositions, as_of);
 
     let mut warnings = report.warnings.clone();
@@ -258,6 +266,8 @@ pub async fn run(file: &Path, as_of: Option<&str>, only: &[String], progress: &P
         ingest: &manifest.ingest.clone(),
         mask_ids: pipeline.publish.mask_ids,
         followups: &followups,
+        labels: &labels,
+        unknown: &unknown,
     };
     let history_path = history::snapshot_path(lake.root(), as_of);
     let published = publish::publish(&out_root, &publication, &mut manifest, |staging| {
@@ -287,7 +297,7 @@ impl RunReport {
         let sev = |s: &str| c.new_by_severity.get(s).copied().unwrap_or(0);
         let _ = writeln!(
             out,
-            "cases: {} new ({} high, {} medium, {} low, {} info), {} open, {} resolved, {} suppressed · at risk {} yuan",
+            "cases: {} new ({} high, {} medium, {} low, {} info), {} open, {} resolved, {} suppressed · {} to check, {} yuan",
             status("new"),
             sev("high"),
             sev("medium"),
@@ -296,7 +306,8 @@ impl RunReport {
             status("open"),
             status("resolved"),
             status("suppressed"),
-            c.amount_at_risk
+            c.pending,
+            c.pending_amount
         );
         for w in &self.run.warnings {
             if w.starts_with("disposition") {

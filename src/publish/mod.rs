@@ -11,6 +11,7 @@
 mod files;
 pub mod followup;
 mod html;
+pub mod labels;
 mod xlsx;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -57,17 +58,21 @@ pub struct OutputFile {
     pub sha256: String,
 }
 
-/// Counts and money by status and severity.
+/// Counts and money by status and severity (outreach leads apart).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct CaseSummary {
     pub total: usize,
     pub by_status: BTreeMap<String, usize>,
     /// New cases by severity: what a scheduler alerts on.
     pub new_by_severity: BTreeMap<String, usize>,
-    /// Money at risk in new and open cases.
-    pub amount_at_risk: String,
+    /// New and open misuse cases no team has recorded an outcome for.
+    pub pending: usize,
+    pub pending_amount: String,
     pub confirmed: usize,
     pub confirmed_amount: String,
+    pub corrected: usize,
+    /// Outreach leads (severity info) still open.
+    pub outreach_leads: usize,
     /// Dispositions naming a case id no run has issued.
     pub unknown_dispositions: Vec<String>,
 }
@@ -75,22 +80,31 @@ pub struct CaseSummary {
 impl CaseSummary {
     pub fn of(cases: &[Case], unknown: &[Disposition]) -> Self {
         let mut s = CaseSummary { total: cases.len(), ..Default::default() };
-        let mut at_risk = 0i128;
+        let mut pending_amount = 0i128;
         let mut confirmed_amount = 0i128;
         for c in cases {
             *s.by_status.entry(c.status.name().to_string()).or_insert(0) += 1;
             if c.status == Status::New {
                 *s.new_by_severity.entry(c.severity.name().to_string()).or_insert(0) += 1;
             }
-            if c.status.actionable() {
-                at_risk += c.amount_at_risk.unwrap_or(0);
+            if c.severity == Severity::Info {
+                s.outreach_leads += usize::from(c.status.actionable());
+                continue;
             }
-            if c.disposition.as_deref() == Some("confirmed") {
-                s.confirmed += 1;
-                confirmed_amount += c.amount_at_risk.unwrap_or(0);
+            if c.pending() {
+                s.pending += 1;
+                pending_amount += c.amount_at_risk.unwrap_or(0);
+            }
+            match c.disposition.as_deref() {
+                Some("confirmed") => {
+                    s.confirmed += 1;
+                    confirmed_amount += c.amount_at_risk.unwrap_or(0);
+                }
+                Some("corrected") => s.corrected += 1,
+                _ => {}
             }
         }
-        s.amount_at_risk = format_cents(at_risk);
+        s.pending_amount = format_cents(pending_amount);
         s.confirmed_amount = format_cents(confirmed_amount);
         s.unknown_dispositions = unknown
             .iter()
@@ -110,6 +124,9 @@ pub struct Run<'a> {
     pub mask_ids: bool,
     /// The phone follow-up list, county by county.
     pub followups: &'a [followup::FollowupRow],
+    pub labels: &'a labels::Labels,
+    /// Dispositions naming no known case.
+    pub unknown: &'a [Disposition],
 }
 
 /// An ID number as supervision files show it, when masking is on.
@@ -124,18 +141,35 @@ fn looks_like_id(s: &str) -> bool {
         && (b[b.len() - 1].is_ascii_digit() || b[b.len() - 1] == b'X')
 }
 
-/// Evidence as supervision files show it: any value shaped like an ID number masked.
+/// A bank card number as supervision files show it: the issuer's first six
+/// digits and the last four (`621730******1106`).
+pub fn mask_account(account: &str) -> String {
+    let chars: Vec<char> = account.chars().collect();
+    if chars.len() <= 10 {
+        return account.to_string();
+    }
+    chars.iter().enumerate().map(|(i, c)| if i < 6 || i >= chars.len() - 4 { *c } else { '*' }).collect()
+}
+
+/// Evidence keys that hold card numbers.
+const ACCOUNT_KEYS: &[&str] = &["account_no", "account_nos"];
+
+/// Evidence as supervision files show it: any value shaped like an ID
+/// number, and every card number, masked.
 pub fn shown_evidence(evidence: &str, mask: bool) -> serde_json::Map<String, serde_json::Value> {
     let mut map = match serde_json::from_str::<serde_json::Value>(evidence) {
         Ok(serde_json::Value::Object(m)) => m,
         _ => serde_json::Map::new(),
     };
     if mask {
-        for v in map.values_mut() {
-            if let serde_json::Value::String(s) = v
-                && looks_like_id(s) {
+        for (k, v) in map.iter_mut() {
+            if let serde_json::Value::String(s) = v {
+                if ACCOUNT_KEYS.contains(&k.as_str()) {
+                    *s = s.split(',').map(mask_account).collect::<Vec<_>>().join(",");
+                } else if looks_like_id(s) {
                     *s = idcard::mask(s);
                 }
+            }
         }
     }
     map
@@ -230,7 +264,7 @@ pub fn publish(
     xlsx::cases_workbook(&staging.join("cases.xlsx"), run)?;
     let by_county = xlsx::county_workbooks(&staging.join("by_region"), run)?;
     let followup_lists = followup::workbooks(&staging.join("followup"), run.followups, run.mask_ids, run.as_of)?;
-    html::summary(&staging.join("summary.html"), run, &manifest.cases)?;
+    html::summary(&staging.join("summary.html"), run, run.unknown)?;
     info!(counties = by_county, followup_lists, "supervision workbooks written");
 
     manifest.outputs = hash_files(&staging)?;
@@ -284,6 +318,8 @@ mod tests {
         assert_eq!(m["employee"], "220102********1230");
         assert_eq!(m["plates"], "吉A12345");
         assert_eq!(m["n"], 3);
+        let m = shown_evidence(r#"{"account_nos":"6217300000001106,6217300000002207"}"#, true);
+        assert_eq!(m["account_nos"], "621730******1106,621730******2207");
         let m = shown_evidence(r#"{"employee":"220102195001011230"}"#, false);
         assert_eq!(m["employee"], "220102195001011230");
     }

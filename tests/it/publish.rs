@@ -103,7 +103,7 @@ fn sheets(path: &Path) -> Vec<(String, Vec<String>)> {
             let range = book.worksheet_range(&n).unwrap();
             let header = range
                 .rows()
-                .find(|r| r.first().is_some_and(|c| matches!(c.to_string().as_str(), "案件编号" | "规则编号")))
+                .find(|r| r.first().is_some_and(|c| matches!(c.to_string().as_str(), "案件编号" | "规则名称")))
                 .map(|r| r.iter().map(|c| c.to_string()).collect())
                 .unwrap_or_default();
             (n, header)
@@ -128,12 +128,12 @@ fn the_files_teams_get_open_with_their_sheets_headers_and_masked_ids() {
 
     let overview = sheets(&out.join("cases.xlsx"));
     assert_eq!(overview[0].0, "概览");
-    assert_eq!(overview[0].1[..4], ["规则编号", "规则名称", "风险等级", "新发现"]);
+    assert_eq!(overview[0].1[..4], ["规则名称", "风险等级", "新发现", "持续存在"]);
     let titles: Vec<&str> = overview.iter().map(|(n, _)| n.as_str()).collect();
     assert!(titles.contains(&"向已死亡人员发放") && titles.contains(&"一卡多人、人卡分离"), "{titles:?}");
     let (_, header) = overview.iter().find(|(n, _)| n == "向已死亡人员发放").unwrap();
     assert_eq!(header[..6], ["案件编号", "状态", "风险等级", "项目", "行政区划", "身份证号"]);
-    assert!(header.contains(&"death_date".to_string()), "evidence becomes columns: {header:?}");
+    assert!(header.contains(&"死亡日期".to_string()), "evidence becomes columns with Chinese headers: {header:?}");
 
     let counties: Vec<String> = snapshot(&out.join("by_region")).into_iter().map(|(n, _)| n).collect();
     assert_eq!(counties, ["220102.xlsx", "220103.xlsx", "220104.xlsx"]);
@@ -145,8 +145,18 @@ fn the_files_teams_get_open_with_their_sheets_headers_and_masked_ids() {
     assert!(parquet.values().filter(|c| c.county() == "220103" && c.status.actionable()).all(|c| text.contains(&c.case_id)));
     assert!(parquet.values().filter(|c| c.county() != "220103").all(|c| !text.contains(&c.case_id)), "a county sees only its own cases");
 
+    // A person enrolled in two counties reaches both: the second county assists (协查).
+    let (two, _) = planted("exclusive_benefits", "two counties");
+    let assisting = xlsx_text(&std::fs::read(out.join("by_region/220104.xlsx")).unwrap());
+    assert!(assisting.lines().any(|l| l.contains(&two) && l.contains("协查")), "the other county gets the case to assist");
+    // Card numbers are masked like IDs: issuer digits and the last four.
+    let shared = parquet.values().find(|c| c.rule_id == "shared_account").unwrap();
+    let card = shared.subject.clone();
+    let all = xlsx_text(&std::fs::read(out.join("cases.xlsx")).unwrap());
+    assert!(!all.contains(&card) && all.contains(&fundwatch::publish::mask_account(&card)), "card numbers masked");
+
     let html = std::fs::read_to_string(out.join("summary.html")).unwrap();
-    assert!(html.contains("<svg") && html.contains("向已死亡人员发放") && html.contains("已确认"));
+    assert!(html.contains("<svg") && html.contains("向已死亡人员发放") && html.contains("待核查") && html.contains("核查属实"));
     assert!(!html.contains("http://") && !html.contains("https://") && !html.contains("<script"), "summary.html works offline");
 
     let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
