@@ -84,8 +84,14 @@ pub async fn check(file: &Path) -> Result<CheckReport, Error> {
         .rules
         .iter()
         .filter_map(|r| {
-            let missing: Vec<&str> = r.needs.iter().map(String::as_str).filter(|t| !fed.contains(t)).collect();
-            (!missing.is_empty()).then(|| (r.id.clone(), format!("needs {}", missing.join(", "))))
+            // Without a lake to look in, a column counts as fed when its table is.
+            let missing: Vec<&str> = r
+                .needs
+                .iter()
+                .map(String::as_str)
+                .filter(|n| !fed.contains(n.split_once('.').map_or(*n, |(t, _)| t)))
+                .collect();
+            (!missing.is_empty()).then(|| (r.id.clone(), crate::rules::run::unmet_reason(&missing)))
         })
         .collect();
     let files_checked = pipeline
@@ -197,7 +203,9 @@ pub async fn run(file: &Path, as_of: Option<&str>, only: &[String], progress: &P
 
     let ctx = lake_session(&pipeline, &engine, &catalogue, as_of).await?;
     let params = pipeline.params.resolve(as_of);
-    let outputs = crate::rules::run::run_all(&ctx, &catalogue, &params, &fed_tables(&pipeline), only).await?;
+    let fed = crate::rules::run::fed_with_columns(&ctx, &catalogue, &fed_tables(&pipeline)).await?;
+    let fed: BTreeSet<&str> = fed.iter().map(String::as_str).collect();
+    let outputs = crate::rules::run::run_all(&ctx, &catalogue, &params, &fed, only).await?;
 
     let current: Vec<Case> = outputs
         .iter()
@@ -314,7 +322,7 @@ impl RunReport {
                 let _ = writeln!(out, "  ! {w}");
             }
         }
-        let _ = writeln!(out, "published: {}/ (summary.html, cases.xlsx, by_region/, manifest.json)", self.published.display());
+        let _ = writeln!(out, "published: {}/ (summary.html, cases.xlsx, by_region/, followup/, outreach/, manifest.json)", self.published.display());
         out
     }
 

@@ -209,9 +209,15 @@ pub fn summary(path: &Path, run: &Run<'_>, unknown: &[Disposition]) -> Result<()
             let t = by_rule.get(r.id.as_str()).unwrap_or(&empty);
             let _ = write!(h, "<tr><td>{}</td><td>{}</td>{}</tr>", esc(&r.id), esc(&r.title), status_cells(t));
         }
-        h.push_str("</table><table><tr><th>区划</th><th>线索</th></tr>");
+        h.push_str("</table><table><tr><th>区划</th><th>名称</th><th>待告知</th><th>名单</th></tr>");
         for (county, n) in &outreach {
-            let _ = write!(h, "<tr><td>{}</td><td class=\"n\">{n}</td></tr>", esc(county));
+            let name = crate::idcard::region_name(&format!("{county}000000000000")).unwrap_or_default();
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td class=\"n\">{n}</td><td><a href=\"outreach/{0}.xlsx\">outreach/{0}.xlsx</a></td></tr>",
+                esc(county),
+                esc(&name)
+            );
         }
         h.push_str("</table>");
     }

@@ -11,6 +11,7 @@
 mod files;
 pub mod followup;
 mod html;
+mod outreach;
 pub mod labels;
 mod xlsx;
 
@@ -264,8 +265,9 @@ pub fn publish(
     xlsx::cases_workbook(&staging.join("cases.xlsx"), run)?;
     let by_county = xlsx::county_workbooks(&staging.join("by_region"), run)?;
     let followup_lists = followup::workbooks(&staging.join("followup"), run.followups, run.mask_ids, run.as_of)?;
+    let outreach_lists = outreach::workbooks(&staging.join("outreach"), run)?;
     html::summary(&staging.join("summary.html"), run, run.unknown)?;
-    info!(counties = by_county, followup_lists, "supervision workbooks written");
+    info!(counties = by_county, followup_lists, outreach_lists, "supervision workbooks written");
 
     manifest.outputs = hash_files(&staging)?;
     manifest.finished_at = Local::now().to_rfc3339();

@@ -15,7 +15,9 @@
 //! `description` key. Either may list `optional` tables: tables it uses when
 //! a source feeds them, and reads as empty otherwise. A rule may list
 //! `requires` tables: tables it cannot do without even though it reads them
-//! only through a view that treats them as optional.
+//! only through a view that treats them as optional — and optional columns
+//! (`roster.category`) it cannot judge without: the run skips the rule, and
+//! says so, when no row of the lake carries such a column.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -333,6 +335,18 @@ fn rule(file: &Path, p: Parsed) -> Result<Rule, RuleError> {
     let severity = Severity::parse(&get("severity"))
         .ok_or_else(|| header_err(format!("severity `{}` is not one of high, medium, low, info", get("severity"))))?;
     let subject = list(p.header.get("subject"));
+    let requires = list(p.header.get("requires"));
+    for need in &requires {
+        let (table, column) = need.split_once('.').map_or((need.as_str(), None), |(t, c)| (t, Some(c)));
+        let Some(t) = tables::table(table) else {
+            return Err(header_err(format!("requires `{need}`: `{table}` is not a table")));
+        };
+        if let Some(c) = column
+            && !t.columns.iter().any(|col| col.name == c)
+        {
+            return Err(header_err(format!("requires `{need}`: `{c}` is not a column of {table}")));
+        }
+    }
     Ok(Rule {
         id,
         title: get("title"),
@@ -342,7 +356,7 @@ fn rule(file: &Path, p: Parsed) -> Result<Rule, RuleError> {
         subject,
         catalogue: p.header.get("catalogue").cloned().unwrap_or_else(|| "local".into()),
         optional: list(p.header.get("optional")),
-        requires: list(p.header.get("requires")),
+        requires,
         sql: p.sql,
         file: file.to_path_buf(),
         needs: BTreeSet::new(),
@@ -393,5 +407,18 @@ mod tests {
         write(dir.path(), "r1.sql", &GOOD.replace("id: r1", "id: other"));
         let e = Catalogue::load(dir.path()).unwrap_err().to_string();
         assert!(e.contains("must be the file's name"), "{e}");
+
+        write(dir.path(), "r1.sql", &GOOD.replace("-- basis: law\n", "-- basis: law\n-- requires: roster.categroy\n"));
+        let e = Catalogue::load(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("requires `roster.categroy`: `categroy` is not a column of roster"), "{e}");
+    }
+
+    #[test]
+    fn a_required_column_is_a_need_of_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "r1.sql", &GOOD.replace("-- basis: law\n", "-- basis: law\n-- requires: roster.category\n"));
+        let c = Catalogue::load(dir.path()).unwrap();
+        let needs: Vec<&str> = c.rule("r1").unwrap().needs.iter().map(String::as_str).collect();
+        assert_eq!(needs, ["deaths", "paid", "roster.category"]);
     }
 }

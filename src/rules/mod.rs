@@ -28,4 +28,6 @@ pub enum RuleError {
     Run { rule: String, file: PathBuf, message: String },
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
     Many(Vec<RuleError>),
+    #[error("looking in the lake for column {0}")]
+    Lake(String),
 }

@@ -117,8 +117,60 @@ pub async fn check_all(ctx: &SessionContext, catalogue: &Catalogue, params: &BTr
     }
 }
 
+/// What a rule needs that `fed` lacks: tables (`roster`) and columns
+/// (`roster.category`).
+pub fn unmet<'a>(rule: &'a Rule, fed: &BTreeSet<&str>) -> Vec<&'a str> {
+    rule.needs.iter().map(String::as_str).filter(|t| !fed.contains(t)).collect()
+}
+
+/// Why a rule with unmet needs is skipped, in words an operator acts on.
+pub fn unmet_reason(missing: &[&str]) -> String {
+    let (columns, tables): (Vec<&str>, Vec<&str>) = missing.iter().partition(|n| n.contains('.'));
+    let mut parts = Vec::new();
+    if !tables.is_empty() {
+        parts.push(format!("needs {}, which no source of the pipeline feeds", tables.join(", ")));
+    }
+    if !columns.is_empty() {
+        parts.push(format!(
+            "needs column {}, which no row of the lake carries (map it in the source's [columns])",
+            columns.join(", ")
+        ));
+    }
+    parts.join("; ")
+}
+
+/// The tables the pipeline feeds, plus every `table.column` some rule
+/// requires that has at least one value in the lake.
+pub async fn fed_with_columns(
+    ctx: &SessionContext,
+    catalogue: &Catalogue,
+    tables: &BTreeSet<&'static str>,
+) -> Result<BTreeSet<String>, RuleError> {
+    let mut fed: BTreeSet<String> = tables.iter().map(|t| t.to_string()).collect();
+    let wanted: BTreeSet<&str> = catalogue.rules.iter().flat_map(|r| r.needs.iter()).map(String::as_str).filter(|n| n.contains('.')).collect();
+    for need in wanted {
+        let Some((table, column)) = need.split_once('.') else { continue };
+        if !tables.contains(table) {
+            continue;
+        }
+        let sql = format!("SELECT 1 FROM \"{table}\" WHERE \"{column}\" IS NOT NULL LIMIT 1");
+        let batches = ctx
+            .sql(&sql)
+            .await
+            .map_err(|e| RuleError::Lake(format!("{need}: {e}")))?
+            .collect()
+            .await
+            .map_err(|e| RuleError::Lake(format!("{need}: {e}")))?;
+        if batches.iter().any(|b| b.num_rows() > 0) {
+            fed.insert(need.to_string());
+        }
+    }
+    Ok(fed)
+}
+
 /// Runs the rules (all, or those in `only`). A rule that needs a table no
-/// source feeds is skipped and says so; a rule that fails fails the run.
+/// source feeds, or a column no row carries, is skipped and says so; a rule
+/// that fails fails the run.
 pub async fn run_all(
     ctx: &SessionContext,
     catalogue: &Catalogue,
@@ -128,7 +180,7 @@ pub async fn run_all(
 ) -> Result<Vec<RuleOutput>, RuleError> {
     let mut outputs = Vec::new();
     for rule in catalogue.rules.iter().filter(|r| only.is_empty() || only.contains(&r.id)) {
-        let missing: Vec<&str> = rule.needs.iter().map(String::as_str).filter(|t| !fed.contains(t)).collect();
+        let missing = unmet(rule, fed);
         let mut report = RuleReport {
             id: rule.id.clone(),
             title: rule.title.clone(),
@@ -141,7 +193,7 @@ pub async fn run_all(
             seconds: 0.0,
         };
         if !missing.is_empty() {
-            let reason = format!("needs {}, which no source of the pipeline feeds", missing.join(", "));
+            let reason = unmet_reason(&missing);
             warn!(rule = %rule.id, "skipped: {reason}");
             report.status = Status::Skipped;
             report.reason = Some(reason);

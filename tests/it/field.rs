@@ -124,3 +124,85 @@ fn without_bank_returns_allocations_or_followups_the_rules_that_need_them_are_sk
     assert!(cases.iter().any(|c| c.rule_id == "duplicate_payment" && c.status.actionable()));
     assert!(cases.iter().any(|c| c.rule_id == "late_disbursement"), "rules with their sources still run");
 }
+
+/// Every cell of every sheet of a workbook, as text.
+fn workbook_text(path: &std::path::Path) -> String {
+    let mut book: Xlsx<_> = open_workbook(path).unwrap();
+    let mut text = String::new();
+    for name in book.sheet_names() {
+        let range = book.worksheet_range(&name).unwrap();
+        for row in range.rows() {
+            for c in row {
+                text.push_str(&c.to_string());
+                text.push('\t');
+            }
+        }
+    }
+    text
+}
+
+#[test]
+fn outreach_leads_get_their_own_lists_never_alert_and_resolve_once_enrolled() {
+    let p = sample_project();
+    // An info lead is new, yet --fail-on (even low) does not alert on it.
+    let run = p.run(&["run", "pipelines/nightly.toml", "--fail-on", "low", "--only", "eligible_not_enrolled"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    p.run(&["run", "pipelines/nightly.toml"]).ok();
+    let cases = fundwatch::cases::table::read(&p.path("out/2024-07-15/cases.parquet")).unwrap();
+    let lead = cases.iter().find(|c| c.rule_id == "eligible_not_enrolled").unwrap().clone();
+    assert_eq!(lead.severity, fundwatch::rules::Severity::Info);
+    let id_no = lead.id_no.clone().unwrap();
+
+    // Its county's outreach list: name, masked ID, age, village, programme and standard.
+    let mut book: Xlsx<_> = open_workbook(p.path("out/2024-07-15/outreach/220102.xlsx")).unwrap();
+    assert_eq!(book.sheet_names(), ["应享未享名单", "说明"]);
+    let range = book.worksheet_range("应享未享名单").unwrap();
+    let rows: Vec<Vec<String>> = range.rows().map(|r| r.iter().map(|c| c.to_string()).collect()).collect();
+    assert_eq!(rows[0][..9], ["序号", "线索编号", "姓名", "身份证号", "年龄", "村(居)行政区划", "户号", "应享项目", "月标准(元)"]);
+    assert_eq!(rows.len(), 2, "one lead in the sample");
+    let row = &rows[1];
+    assert_eq!(row[1], lead.case_id);
+    assert_eq!(row[2], lead.name.clone().unwrap());
+    assert_eq!(row[3], fundwatch::idcard::mask(&id_no));
+    assert_eq!((row[4].as_str(), row[5].as_str(), row[7].as_str()), ("85", "220102002001", "高龄津贴"));
+    assert!(row[8].parse::<f64>().unwrap() > 0.0, "the monthly standard: {}", row[8]);
+    let files: Vec<String> = std::fs::read_dir(p.path("out/2024-07-15/outreach")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(files, ["220102.xlsx"]);
+    // Not misuse: no supervision file names it; the summary has its own section.
+    for e in std::fs::read_dir(p.path("out/2024-07-15/by_region")).unwrap() {
+        assert!(!workbook_text(&e.unwrap().path()).contains(&lead.case_id));
+    }
+    let html = std::fs::read_to_string(p.path("out/2024-07-15/summary.html")).unwrap();
+    assert!(html.contains("政策找人") && html.contains("outreach/220102.xlsx"));
+
+    // The county enrols the person (a second roster extract): the lead is resolved.
+    let registry = std::fs::read_to_string(p.path("sample_data/registries/户籍人口.jsonl")).unwrap();
+    let person: Value = registry.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()).find(|v| v["身份证号"] == id_no.as_str()).unwrap();
+    p.write(
+        "sample_data/roster/新增.csv",
+        format!(
+            "program,household_id,region_code,id_no,name,relation,approved_amount,approved_on,start_period,status\n\
+             elderly,HHNEW0001,{},{id_no},{},户主,100.00,2024-07-16,2024-08,active\n",
+            person["行政区划"].as_str().unwrap(),
+            person["姓名"].as_str().unwrap()
+        ),
+    );
+    let nightly = std::fs::read_to_string(p.path("pipelines/nightly.toml")).unwrap();
+    let with_new = format!("{nightly}\n[sources.roster_new]\ntable = \"roster\"\npath = \"../sample_data/roster/新增.csv\"\n");
+    p.write("pipelines/nightly.toml", &with_new);
+    p.run(&["run", "pipelines/nightly.toml", "--as-of", "2024-07-16"]).ok();
+    let cases = fundwatch::cases::table::read(&p.path("out/2024-07-16/cases.parquet")).unwrap();
+    let now = cases.iter().find(|c| c.case_id == lead.case_id).unwrap();
+    assert_eq!(now.status, fundwatch::cases::Status::Resolved);
+    assert!(!p.path("out/2024-07-16/outreach").exists(), "no standing lead, no outreach list");
+
+    // A roster without categories cannot be judged for them: the rule is skipped, and says why.
+    let without = with_new.lines().filter(|l| !l.starts_with("category = ")).collect::<Vec<_>>().join("\n");
+    p.write("pipelines/nightly.toml", without);
+    let run = p.run(&["--json", "run", "pipelines/nightly.toml", "--as-of", "2024-07-17"]).ok();
+    let manifest: Value = serde_json::from_str(&run.stdout).unwrap();
+    let rule = manifest["rules"].as_array().unwrap().iter().find(|r| r["id"] == "category_ineligible").unwrap();
+    assert_eq!(rule["status"], "skipped");
+    assert!(rule["reason"].as_str().unwrap().contains("roster.category"), "{rule}");
+    assert!(manifest["rules"].as_array().unwrap().iter().any(|r| r["id"] == "approver_conflict" && r["status"] == "ran"));
+}
