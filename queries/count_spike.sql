@@ -19,22 +19,25 @@ months AS (
   SELECT DISTINCT period FROM paid
 ),
 cells AS (
-  SELECT DISTINCT county, program FROM heads
+  SELECT DISTINCT left(region_code, 6) AS county, program FROM paid
 ),
+-- Every county × program × month of the extract, a month without payouts counting zero,
+-- next to the month before it (heads is computed once; LAG reads the previous month).
 grid AS (
-  SELECT c.county, c.program, m.period, add_months(m.period, -1) AS previous_period
-  FROM cells c CROSS JOIN months m
-  WHERE add_months(m.period, -1) IN (SELECT period FROM months)
+  SELECT c.county, c.program, m.period,
+         COALESCE(h.recipients, 0) AS recipients,
+         COALESCE(h.amount, CAST(0 AS DECIMAL(18,2))) AS amount
+  FROM cells c
+  CROSS JOIN months m
+  LEFT JOIN heads h ON h.county = c.county AND h.program = c.program AND h.period = m.period
 ),
 compared AS (
-  SELECT g.county, g.program, g.period, g.previous_period,
-         COALESCE(cur.recipients, 0) AS recipients,
-         COALESCE(prev.recipients, 0) AS previous_recipients,
-         COALESCE(cur.amount, CAST(0 AS DECIMAL(18,2))) AS amount,
-         COALESCE(prev.amount, CAST(0 AS DECIMAL(18,2))) AS previous_amount
-  FROM grid g
-  LEFT JOIN heads cur ON cur.county = g.county AND cur.program = g.program AND cur.period = g.period
-  LEFT JOIN heads prev ON prev.county = g.county AND prev.program = g.program AND prev.period = g.previous_period
+  SELECT county, program, period, recipients, amount,
+         LAG(period) OVER w AS previous_period,
+         LAG(recipients) OVER w AS previous_recipients,
+         LAG(amount) OVER w AS previous_amount
+  FROM grid
+  WINDOW w AS (PARTITION BY county, program ORDER BY period)
 )
 SELECT
   county AS region_code,
@@ -45,6 +48,7 @@ SELECT
   previous_recipients,
   recipients - previous_recipients AS change
 FROM compared
-WHERE greatest(recipients, previous_recipients) >= $spike_min_count
+WHERE previous_period = add_months(period, -1)
+  AND greatest(recipients, previous_recipients) >= $spike_min_count
   AND (previous_recipients = 0
        OR abs(recipients - previous_recipients) > $spike_ratio * previous_recipients)

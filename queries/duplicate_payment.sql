@@ -9,14 +9,21 @@
 --   not a payment error. Amount at risk: all but the largest payout of the month.
 -- basis: 《中央财政困难群众救助补助资金管理办法》(财社〔2017〕58号)：救助资金按标准足额
 --   发放，不得重复发放。
-WITH repeated AS (
-  SELECT id_no, program, period, region_code,
-         MAX(name) AS name, MAX(household_id) AS household_id,
-         SUM(amount) - MAX(amount) AS over, COUNT(*) AS payouts, SUM(amount) AS total_paid,
-         string_agg(payout_id, ',' ORDER BY payout_id) AS payout_ids
+-- Find the repeats with a count first; only theirs get the ids listed.
+WITH hits AS (
+  SELECT id_no, program, period, region_code
   FROM paid
   GROUP BY id_no, program, period, region_code
   HAVING COUNT(*) > 1
+),
+repeated AS (
+  SELECT p.id_no, p.program, p.period, p.region_code,
+         MAX(p.name) AS name, MAX(p.household_id) AS household_id,
+         SUM(p.amount) - MAX(p.amount) AS over, COUNT(*) AS payouts, SUM(p.amount) AS total_paid,
+         string_agg(p.payout_id, ',' ORDER BY p.payout_id) AS payout_ids
+  FROM paid p
+  JOIN hits h ON h.id_no = p.id_no AND h.program = p.program AND h.period = p.period AND h.region_code = p.region_code
+  GROUP BY p.id_no, p.program, p.period, p.region_code
 )
 SELECT
   id_no,

@@ -10,11 +10,20 @@
 -- basis: 《社会救助暂行办法》(国务院令第649号) 第十四条、《特困人员认定办法》(民发〔2021〕
 --   43号)：特困人员不再同时享受最低生活保障；同一对象不得在两地重复享受同一救助。
 -- optional: programs
-WITH monthly AS (
-  SELECT id_no, program, region_code, period, MAX(name) AS name, MAX(household_id) AS household_id,
-         SUM(amount) AS amount
+-- One cheap pass finds the few people paid by two programs, or in two regions, in a
+-- month; only their payouts are gathered and compared.
+WITH candidates AS (
+  SELECT id_no, period
   FROM paid
-  GROUP BY id_no, program, region_code, period
+  GROUP BY id_no, period
+  HAVING MIN(program) <> MAX(program) OR MIN(region_code) <> MAX(region_code)
+),
+monthly AS (
+  SELECT p.id_no, p.program, p.region_code, p.period, MAX(p.name) AS name, MAX(p.household_id) AS household_id,
+         SUM(p.amount) AS amount
+  FROM paid p
+  JOIN candidates c ON c.id_no = p.id_no AND c.period = p.period
+  GROUP BY p.id_no, p.program, p.region_code, p.period
 ),
 by_group AS (
   SELECT m.id_no, g.exclusive_group AS conflict, m.period,

@@ -9,12 +9,20 @@
 --   that received the most that month.
 -- basis: 财政部等部门《关于进一步加强惠民惠农财政补贴资金"一卡通"管理的指导意见》：
 --   原则上一人一卡（一户一卡），补贴资金统一发放至社会保障卡或一卡通账户。
-WITH per_account AS (
-  SELECT id_no, period, account_no, MAX(name) AS name, MAX(household_id) AS household_id,
-         MIN(region_code) AS region_code, MIN(program) AS program,
-         CAST(SUM(amount) AS DECIMAL(18,2)) AS amount
+-- The few people with two cards in a month first; only their payouts are gathered.
+WITH hits AS (
+  SELECT id_no, period
   FROM paid
-  GROUP BY id_no, period, account_no
+  GROUP BY id_no, period
+  HAVING MIN(account_no) <> MAX(account_no)
+),
+per_account AS (
+  SELECT p.id_no, p.period, p.account_no, MAX(p.name) AS name, MAX(p.household_id) AS household_id,
+         MIN(p.region_code) AS region_code, MIN(p.program) AS program,
+         CAST(SUM(p.amount) AS DECIMAL(18,2)) AS amount
+  FROM paid p
+  JOIN hits h ON h.id_no = p.id_no AND h.period = p.period
+  GROUP BY p.id_no, p.period, p.account_no
 )
 SELECT
   id_no,

@@ -17,7 +17,7 @@ pay AS (
   SELECT p.id_no, p.name, MIN(p.program) AS program, MIN(p.region_code) AS region_code,
          CAST(SUM(CASE WHEN r.payout_id IS NULL THEN p.amount END) AS DECIMAL(18,2)) AS paid
   FROM payouts p
-  LEFT JOIN returned r ON r.payout_id = p.payout_id
+  LEFT JOIN returned_ids r ON r.payout_id = p.payout_id
   GROUP BY p.id_no, p.name
 ),
 seen AS (

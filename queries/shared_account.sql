@@ -39,13 +39,20 @@ outsiders AS (
       SELECT 1 FROM same_hukou s
       WHERE s.id_no = d.id_no AND s.name = replace(d.account_holder, ' ', ''))
 ),
+-- An account that serves one household and one person (nearly all) is dropped
+-- before anything is counted distinctly.
+busy AS (
+  SELECT account_no FROM deposit_in GROUP BY account_no HAVING MIN(household) <> MAX(household)
+),
 per_account AS (
-  SELECT account_no, MAX(account_holder) AS holder, COUNT(DISTINCT household) AS households,
-         COUNT(DISTINCT id_no) AS recipients, SUM(amount) AS total, MIN(program) AS program,
-         MIN(region_code) AS region_code,
-         string_agg(DISTINCT name, ',' ORDER BY name) AS recipient_names
-  FROM deposit_in
-  GROUP BY account_no
+  SELECT d.account_no, MAX(d.account_holder) AS holder, COUNT(DISTINCT d.household) AS households,
+         COUNT(DISTINCT d.id_no) AS recipients, SUM(d.amount) AS total, MIN(d.program) AS program,
+         MIN(d.region_code) AS region_code,
+         string_agg(DISTINCT d.name, ',' ORDER BY d.name) AS recipient_names
+  FROM deposit_in d
+  WHERE d.account_no IN (SELECT account_no FROM busy)
+     OR d.account_no IN (SELECT account_no FROM outsiders)
+  GROUP BY d.account_no
 ),
 per_outsider_account AS (
   SELECT account_no, SUM(amount) AS outsider_amount, COUNT(DISTINCT id_no) AS outsider_recipients

@@ -5,9 +5,4 @@
 -- optional: bank_returns
 SELECT p.*, r.status AS return_status, r.reason AS return_reason, r.settled_on AS returned_on
 FROM payouts p
-JOIN (
-  SELECT payout_id, status, reason, settled_on,
-         ROW_NUMBER() OVER (PARTITION BY payout_id ORDER BY settled_on DESC, status DESC) AS n
-  FROM bank_returns
-) r ON r.payout_id = p.payout_id AND r.n = 1
-WHERE r.status IN ('failed', 'returned')
+JOIN returned_ids r ON r.payout_id = p.payout_id

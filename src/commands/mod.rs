@@ -15,9 +15,11 @@ pub use sql::{SqlFormat, sql};
 use std::fmt::Write as _;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use chrono::{Local, NaiveDate};
 use serde::Serialize;
+use tracing::info;
 
 use crate::Error;
 use crate::engine::Engine;
@@ -135,6 +137,8 @@ pub async fn ingest(file: &Path, as_of: Option<&str>, progress: &Progress) -> Re
 pub struct RunReport {
     /// The published directory (`out/<as_of>`).
     pub published: PathBuf,
+    /// Wall time of each stage, in seconds.
+    pub stages: Stages,
     #[serde(flatten)]
     pub run: Manifest,
     /// What each rule returned, for tests and the stages after the rules.
@@ -142,6 +146,19 @@ pub struct RunReport {
     pub outputs: Vec<RuleOutput>,
     #[serde(skip)]
     pub cases: Vec<Case>,
+}
+
+/// Wall time of a run's stages, in seconds: what the benchmark reads.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Stages {
+    /// Reading the pipeline file and planning every rule.
+    pub plan: f64,
+    pub ingest: f64,
+    pub rules: f64,
+    /// Case life: history, dispositions, follow-up sample, references.
+    pub cases: f64,
+    pub publish: f64,
+    pub total: f64,
 }
 
 /// The rules a run is limited to, checked against the catalogue.
@@ -190,6 +207,17 @@ async fn followup_sample(ctx: &SessionContext, catalogue: &Catalogue) -> Result<
 /// `fundwatch run`: ingest, run the rules, give the cases their life, publish.
 pub async fn run(file: &Path, as_of: Option<&str>, only: &[String], progress: &Progress) -> Result<RunReport, Error> {
     let started_at = Local::now();
+    let clock = Instant::now();
+    let mut stages = Stages::default();
+    let mut lap = {
+        let mut last = Instant::now();
+        move || {
+            let now = Instant::now();
+            let s = now.duration_since(last).as_secs_f64();
+            last = now;
+            s
+        }
+    };
     let pipeline = Pipeline::load(file)?;
     let as_of = resolve_as_of(as_of, &pipeline)?;
     let out_root = out_root(&pipeline)?;
@@ -199,13 +227,16 @@ pub async fn run(file: &Path, as_of: Option<&str>, only: &[String], progress: &P
     check_only(&catalogue, only)?;
     let _lock = RunLock::acquire(&[lake.root(), &out_root], &format!("fundwatch run {}", file.display()))?;
     let engine = Engine::new(&pipeline.engine)?;
+    stages.plan = lap();
     let report = ingest::run(&pipeline, as_of, &engine, progress).await?;
+    stages.ingest = lap();
 
     let ctx = lake_session(&pipeline, &engine, &catalogue, as_of).await?;
     let params = pipeline.params.resolve(as_of);
     let fed = crate::rules::run::fed_with_columns(&ctx, &catalogue, &fed_tables(&pipeline)).await?;
     let fed: BTreeSet<&str> = fed.iter().map(String::as_str).collect();
     let outputs = crate::rules::run::run_all(&ctx, &catalogue, &params, &fed, only).await?;
+    stages.rules = lap();
 
     let current: Vec<Case> = outputs
         .iter()
@@ -277,13 +308,25 @@ pub async fn run(file: &Path, as_of: Option<&str>, only: &[String], progress: &P
         labels: &labels,
         unknown: &unknown,
     };
+    stages.cases = lap();
     let history_path = history::snapshot_path(lake.root(), as_of);
     let published = publish::publish(&out_root, &publication, &mut manifest, |staging| {
         // The run's cases become the history the next run compares with.
         let bytes = std::fs::read(staging.join("cases.parquet")).map_err(|e| Error::output(staging, e))?;
         publish::write_atomic(&history_path, &bytes)
     })?;
-    Ok(RunReport { published, run: manifest, outputs, cases })
+    stages.publish = lap();
+    stages.total = clock.elapsed().as_secs_f64();
+    info!(
+        plan = format!("{:.2}", stages.plan),
+        ingest = format!("{:.2}", stages.ingest),
+        rules = format!("{:.2}", stages.rules),
+        cases = format!("{:.2}", stages.cases),
+        publish = format!("{:.2}", stages.publish),
+        total = format!("{:.2}", stages.total),
+        "run finished (seconds per stage)"
+    );
+    Ok(RunReport { published, stages, run: manifest, outputs, cases })
 }
 
 impl RunReport {
@@ -323,6 +366,12 @@ impl RunReport {
             }
         }
         let _ = writeln!(out, "published: {}/ (summary.html, cases.xlsx, by_region/, followup/, outreach/, manifest.json)", self.published.display());
+        let t = &self.stages;
+        let _ = writeln!(
+            out,
+            "time: ingest {:.1}s · rules {:.1}s · cases {:.1}s · publish {:.1}s · total {:.1}s",
+            t.ingest, t.rules, t.cases, t.publish, t.total
+        );
         out
     }
 

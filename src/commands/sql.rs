@@ -90,6 +90,7 @@ pub async fn sql(
     let engine = Engine::new(&pipeline.engine)?;
     let catalogue = Catalogue::load(&pipeline.rules_dir)?;
     let ctx = super::lake_session(&pipeline, &engine, &catalogue, as_of).await?;
+    crate::rules::run::register_rules(&ctx, &catalogue, &pipeline.params.resolve(as_of)).await?;
     let df = ctx.sql_with_options(&text, crate::sql::read_only()).await.map_err(|e| Error::Usage(format!("{e}")))?;
     let batches = df.collect().await?;
     write_rows(&batches, format, out)

@@ -61,6 +61,26 @@ pub struct Outputs {
     pub followups: Sink,
     pub dispositions: Sink,
     roster_xlsx: bool,
+    portable: bool,
+}
+
+/// An extract's form, or — for portable data — the same table as a UTF-8
+/// CSV (GBK becomes UTF-8, an XLSX workbook a `.csv` of the same name), so
+/// any SQL engine reads the very same files.
+fn form(path: PathBuf, format: Format, portable: bool) -> (PathBuf, Format) {
+    if !portable {
+        return (path, format);
+    }
+    match format {
+        Format::Csv(Encoding::Gbk) => (path, Format::Csv(Encoding::Utf8)),
+        Format::Xlsx => (path.with_extension("csv"), Format::Csv(Encoding::Utf8)),
+        other => (path, other),
+    }
+}
+
+fn sink(path: PathBuf, format: Format, portable: bool, columns: Vec<Col>, dates: DateStyle, grouped_money: bool) -> Result<Sink, super::sinks::SinkError> {
+    let (path, format) = form(path, format, portable);
+    Sink::create(&path, format, columns, dates, grouped_money)
 }
 
 use Kind::*;
@@ -107,20 +127,18 @@ fn roster_cols() -> Vec<Col> {
 }
 
 impl Outputs {
-    pub fn create(base: &Path, households: usize, as_of: NaiveDate) -> Result<Outputs, DemoError> {
+    pub fn create(base: &Path, households: usize, as_of: NaiveDate, portable: bool) -> Result<Outputs, DemoError> {
         let p = |rel: &str| base.join(rel);
         let roster_xlsx = households <= ROSTER_XLSX_MAX_HOUSEHOLDS;
         let roster = if roster_xlsx {
-            let mut s = Sink::create(&p("roster/保障对象名册.xlsx"), Format::Xlsx, roster_cols(), DateStyle::Iso, false)?;
+            let mut s = sink(p("roster/保障对象名册.xlsx"), Format::Xlsx, portable, roster_cols(), DateStyle::Iso, false)?;
             s.sheet_name("名册")?;
             s.created_on(as_of);
             s
         } else {
-            Sink::create(&p("roster/保障对象名册.csv"), Format::Csv(Encoding::Gbk), roster_cols(), DateStyle::Iso, false)?
+            sink(p("roster/保障对象名册.csv"), Format::Csv(Encoding::Gbk), portable, roster_cols(), DateStyle::Iso, false)?
         };
-        let mut followups = Sink::create(
-            &p("feedback/电话随访记录.xlsx"),
-            Format::Xlsx,
+        let mut followups = sink(p("feedback/电话随访记录.xlsx"), Format::Xlsx, portable,
             vec![
                 col("发放流水号", Text),
                 col("随访日期", Date),
@@ -137,13 +155,11 @@ impl Outputs {
         followups.created_on(as_of);
         Ok(Outputs {
             payouts: vec![
-                Sink::create(&p("payouts/发放明细_上半段.csv"), Format::Csv(Encoding::Gbk), payout_cols(), DateStyle::Slash, false)?,
-                Sink::create(&p("payouts/发放明细_下半段.csv"), Format::Csv(Encoding::Gbk), payout_cols(), DateStyle::Compact, true)?,
+                sink(p("payouts/发放明细_上半段.csv"), Format::Csv(Encoding::Gbk), portable, payout_cols(), DateStyle::Slash, false)?,
+                sink(p("payouts/发放明细_下半段.csv"), Format::Csv(Encoding::Gbk), portable, payout_cols(), DateStyle::Compact, true)?,
             ],
             roster,
-            residents: Sink::create(
-                &p("registries/户籍人口.jsonl"),
-                Format::Jsonl,
+            residents: sink(p("registries/户籍人口.jsonl"), Format::Jsonl, portable,
                 vec![
                     col("身份证号", Text),
                     col("姓名", Text),
@@ -155,23 +171,17 @@ impl Outputs {
                 DateStyle::Iso,
                 false,
             )?,
-            deaths_civil: Sink::create(
-                &p("deaths/死亡登记.csv"),
-                Format::Csv(Encoding::Utf8Bom),
+            deaths_civil: sink(p("deaths/死亡登记.csv"), Format::Csv(Encoding::Utf8Bom), portable,
                 vec![col("身份证号", Text), col("姓名", Text), col("死亡日期", Date), col("登记日期", Date)],
                 DateStyle::Chinese,
                 false,
             )?,
-            deaths_cremation: Sink::create(
-                &p("deaths/火化记录.jsonl"),
-                Format::Jsonl,
+            deaths_cremation: sink(p("deaths/火化记录.jsonl"), Format::Jsonl, portable,
                 vec![col("id_card", Text), col("name", Text), col("cremated_on", Date), col("funeral_home", Text)],
                 DateStyle::Iso,
                 false,
             )?,
-            properties: Sink::create(
-                &p("registries/不动产登记.csv"),
-                Format::Csv(Encoding::Utf8),
+            properties: sink(p("registries/不动产登记.csv"), Format::Csv(Encoding::Utf8), portable,
                 vec![
                     col("权利人身份证号", Text),
                     col("不动产单元号", Text),
@@ -183,9 +193,7 @@ impl Outputs {
                 DateStyle::Iso,
                 false,
             )?,
-            vehicles: Sink::create(
-                &p("registries/vehicles.parquet"),
-                Format::Parquet,
+            vehicles: sink(p("registries/vehicles.parquet"), Format::Parquet, portable,
                 vec![
                     col("owner_id", Text),
                     col("plate", Text),
@@ -197,9 +205,7 @@ impl Outputs {
                 DateStyle::Iso,
                 false,
             )?,
-            businesses: Sink::create(
-                &p("registries/市场主体登记.csv"),
-                Format::Csv(Encoding::Utf8Bom),
+            businesses: sink(p("registries/市场主体登记.csv"), Format::Csv(Encoding::Utf8Bom), portable,
                 vec![
                     col("身份证号", Text),
                     col("统一社会信用代码", Text),
@@ -212,37 +218,30 @@ impl Outputs {
                 DateStyle::Iso,
                 false,
             )?,
-            deposits: Sink::create(
-                &p("registries/deposits.parquet"),
-                Format::Parquet,
+            deposits: sink(p("registries/deposits.parquet"), Format::Parquet, portable,
                 vec![col("id_no", Text), col("balance", Money), col("as_of", Date)],
                 DateStyle::Iso,
                 false,
             )?,
-            payroll: Sink::create(
-                &p("registries/财政供养人员.csv"),
-                Format::Csv(Encoding::Gbk),
+            payroll: sink(p("registries/财政供养人员.csv"), Format::Csv(Encoding::Gbk), portable,
                 vec![col("身份证号", Text), col("单位名称", Text), col("入职日期", Date), col("离职日期", Date)],
                 DateStyle::Iso,
                 false,
             )?,
-            bank_returns: Sink::create(
-                &p("bank/银行回盘.csv"),
-                Format::Csv(Encoding::Gbk),
+            bank_returns: sink(p("bank/银行回盘.csv"), Format::Csv(Encoding::Gbk), portable,
                 vec![col("交易流水号", Text), col("处理结果", Text), col("失败原因", Text), col("清算日期", Date)],
                 DateStyle::Compact,
                 false,
             )?,
             followups,
-            dispositions: Sink::create(
-                &p("feedback/核查结果.csv"),
-                Format::Csv(Encoding::Utf8Bom),
+            dispositions: sink(p("feedback/核查结果.csv"), Format::Csv(Encoding::Utf8Bom), portable,
                 vec![col("case_id", Text), col("核查结论", Text), col("说明", Text), col("核查日期", Date), col("核查人", Text)],
                 DateStyle::Iso,
                 false,
             )?,
             base: base.to_path_buf(),
             roster_xlsx,
+            portable,
         })
     }
 }
@@ -621,9 +620,10 @@ pub fn county_name(code: &str) -> &'static str {
 /// the next ten yuan, a few days before the month — except planted cells.
 pub fn allocations(ctx: &mut Ctx) -> Result<(), DemoError> {
     let path = ctx.out.base.join("funds/资金拨付台账.xlsx");
-    let mut sink = Sink::create(
-        &path,
+    let mut sink = sink(
+        path,
         Format::Xlsx,
+        ctx.out.portable,
         vec![col("行政区划", Text), col("项目", Text), col("所属期", Text), col("拨付金额", Money), col("拨付日期", Date), col("文号", Text)],
         DateStyle::Iso,
         false,
@@ -787,7 +787,7 @@ pub fn finish(ctx: Ctx, options: &DemoOptions) -> Result<Vec<(String, u64)>, Dem
     }
     write(&base.join("expected_quarantine.csv"), &csv)?;
     write(&base.join("README.md"), &readme(options, &exp, &dec, &files))?;
-    write(&base.join("pipeline.toml"), &pipeline_toml("", "lake", "out", options.as_of, roster_xlsx))?;
+    write(&base.join("pipeline.toml"), &pipeline_toml("", "lake", "out", options.as_of, roster_xlsx, options.portable))?;
     Ok(files)
 }
 
@@ -842,18 +842,28 @@ fn readme(options: &DemoOptions, expected: &[Expected], decoys: &[Decoy], files:
 /// The pipeline file for these extracts. `prefix` leads every extract path
 /// (relative to the pipeline file), so the same mapping serves the data's own
 /// `pipeline.toml` and the project's `pipelines/nightly.toml`.
-pub fn pipeline_toml(prefix: &str, lake: &str, out: &str, as_of: NaiveDate, roster_xlsx: bool) -> String {
+pub fn pipeline_toml(prefix: &str, lake: &str, out: &str, as_of: NaiveDate, roster_xlsx: bool, portable: bool) -> String {
     let roster = if roster_xlsx {
         format!("path = \"{prefix}roster/保障对象名册.xlsx\"\nsheet = \"名册\"")
     } else {
         format!("path = \"{prefix}roster/保障对象名册.csv\"\nencoding = \"gbk\"")
     };
-    PIPELINE_TEMPLATE
+    let text = PIPELINE_TEMPLATE
         .replace("{P}", prefix)
         .replace("{LAKE}", lake)
         .replace("{OUT}", out)
         .replace("{AS_OF}", &as_of.to_string())
-        .replace("{ROSTER}", &roster)
+        .replace("{ROSTER}", &roster);
+    if !portable {
+        return text;
+    }
+    // Portable data: every GBK extract is UTF-8 and every workbook a CSV.
+    let lines: Vec<String> = text
+        .lines()
+        .filter(|l| !l.starts_with("sheet = "))
+        .map(|l| l.replace("encoding = \"gbk\"", "encoding = \"utf-8\"").replace(".xlsx\"", ".csv\""))
+        .collect();
+    format!("# Portable extracts (fundwatch demo --portable): UTF-8 CSV instead of GBK and XLSX.\n{}\n", lines.join("\n"))
 }
 
 const PIPELINE_TEMPLATE: &str = include_str!("pipeline.toml.in");
@@ -865,7 +875,7 @@ mod tests {
     #[test]
     fn nightly_pipeline_is_the_generated_one_for_sample_data() {
         let as_of = NaiveDate::from_ymd_opt(2024, 7, 15).unwrap_or_default();
-        let generated = pipeline_toml("../sample_data/", "../lake", "../out", as_of, true);
+        let generated = pipeline_toml("../sample_data/", "../lake", "../out", as_of, true, false);
         assert_eq!(
             include_str!("../../pipelines/nightly.toml"),
             generated,

@@ -36,6 +36,8 @@ pub struct DemoOptions {
     pub seed: u64,
     pub out: PathBuf,
     pub as_of: NaiveDate,
+    /// Every extract as UTF-8 CSV, JSON Lines or Parquet (no GBK, no XLSX).
+    pub portable: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -322,7 +324,7 @@ pub fn generate(options: &DemoOptions) -> Result<DemoReport, DemoError> {
         expected: Vec::new(),
         decoys: Vec::new(),
         broken: BTreeMap::new(),
-        out: emit::Outputs::create(&options.out, options.households, options.as_of)?,
+        out: emit::Outputs::create(&options.out, options.households, options.as_of, options.portable)?,
     };
     // Cell-level plants (late batches, allocations) must be known before payouts are written.
     scenarios::plan_cells(&mut ctx);

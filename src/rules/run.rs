@@ -11,6 +11,7 @@ use datafusion::catalog::MemTable;
 use datafusion::dataframe::DataFrame;
 use datafusion::prelude::SessionContext;
 use serde::Serialize;
+use futures::{StreamExt, TryStreamExt};
 use tracing::{info, warn};
 
 use super::{Catalogue, Rule, RuleError, Severity, bind};
@@ -58,6 +59,15 @@ pub async fn register_views(ctx: &SessionContext, catalogue: &Catalogue, params:
         let sql = bind::bind(&v.sql, params).map_err(|m| plan_err(&v.file, m.join("; ")))?;
         let df = ctx.sql(&sql).await.map_err(|e| plan_err(&v.file, e))?;
         ctx.register_table(v.name.as_str(), df.into_view()).map_err(|e| plan_err(&v.file, e))?;
+    }
+    Ok(())
+}
+
+/// Registers every rule as a view of its id (for analysts' SQL).
+pub async fn register_rules(ctx: &SessionContext, catalogue: &Catalogue, params: &BTreeMap<String, ParamValue>) -> Result<(), RuleError> {
+    for rule in &catalogue.rules {
+        let df = plan(ctx, rule, params).await?;
+        ctx.register_table(rule.id.as_str(), df.into_view()).map_err(|e| plan_err(&rule.file, e))?;
     }
     Ok(())
 }
@@ -178,8 +188,11 @@ pub async fn run_all(
     fed: &BTreeSet<&str>,
     only: &[String],
 ) -> Result<Vec<RuleOutput>, RuleError> {
-    let mut outputs = Vec::new();
-    for rule in catalogue.rules.iter().filter(|r| only.is_empty() || only.contains(&r.id)) {
+    // Rules run a few at a time: much of a query is single-threaded (planning,
+    // hash-table builds, final merges), so two rules side by side keep every
+    // core busy. Outputs keep the catalogue's order.
+    let parallel = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(1, 4);
+    let jobs = catalogue.rules.iter().filter(|r| only.is_empty() || only.contains(&r.id)).map(|rule| async move {
         let missing = unmet(rule, fed);
         let mut report = RuleReport {
             id: rule.id.clone(),
@@ -197,8 +210,7 @@ pub async fn run_all(
             warn!(rule = %rule.id, "skipped: {reason}");
             report.status = Status::Skipped;
             report.reason = Some(reason);
-            outputs.push(RuleOutput { rule: rule.clone(), batches: Vec::new(), report });
-            continue;
+            return Ok(RuleOutput { rule: rule.clone(), batches: Vec::new(), report });
         }
         let started = Instant::now();
         let df = plan(ctx, rule, params).await?;
@@ -210,9 +222,9 @@ pub async fn run_all(
         report.seconds = started.elapsed().as_secs_f64();
         report.rows = batches.iter().map(|b| b.num_rows() as u64).sum();
         info!(rule = %rule.id, rows = report.rows, seconds = format!("{:.3}", report.seconds), "rule ran");
-        outputs.push(RuleOutput { rule: rule.clone(), batches, report });
-    }
-    Ok(outputs)
+        Ok(RuleOutput { rule: rule.clone(), batches, report })
+    });
+    futures::stream::iter(jobs).buffered(parallel).try_collect().await
 }
 
 impl RuleOutput {

@@ -88,6 +88,10 @@ fn analyst_sql_reads_the_lake_with_the_helpers_and_refuses_to_write() {
     let csv = p.run(&["sql", "pipelines/nightly.toml", "--format", "csv", "-e", "SELECT COUNT(*) AS n FROM paid"]).ok();
     assert!(csv.stdout.starts_with("n\n") && csv.stdout.trim().lines().count() == 2, "{}", csv.stdout);
 
+    // Every rule is a view of its id: an analyst looks into one without the run.
+    let rule = p.run(&["sql", "pipelines/nightly.toml", "--format", "csv", "-e", "SELECT COUNT(*) AS n FROM late_approval"]).ok();
+    assert_eq!(rule.stdout, "n\n1\n");
+
     let json = p.run(&["sql", "pipelines/nightly.toml", "--format", "json", "-e", "SELECT 'x' AS a, 1 AS b"]).ok();
     let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(v, serde_json::json!([{"a": "x", "b": 1}]));

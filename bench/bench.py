@@ -1,0 +1,524 @@
+#!/usr/bin/env python3
+"""fundwatch against DuckDB on the same extracts and the same SQL.
+
+For each size (payout rows) it writes portable demo data once
+(`fundwatch demo --portable`: UTF-8 CSV, JSON Lines and Parquet, the very files
+both tools read), then, several times over:
+
+* fundwatch: `fundwatch --json run pipeline.toml` on an empty lake — ingest,
+  rules, publish; stage times come from the run's own report;
+* DuckDB: one process reads every source with `read_csv`/`read_json`/
+  `read_parquet`, casts it to the canonical types and writes Parquet sorted
+  like fundwatch's lake; a second process creates the views of
+  `queries/views/` and runs every rule of `queries/*.sql`, parameters
+  substituted, over that Parquet lake.
+
+It prints one table per size (medians of the runs, peak RSS of each process),
+writes them to `bench/results/results.csv` and draws `bench/results/time.svg`.
+
+    python3 bench/bench.py                      # 1M and 10M payouts, 3 runs
+    python3 bench/bench.py --sizes 1M,10M,100M  # 100M on request
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import re
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+DUCKDB_VERSION = "2.0.0"
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------
+# Measuring a process: wall time and peak resident set size.
+# ---------------------------------------------------------------------------
+
+MEASURE = r"""
+import resource, subprocess, sys, time, json
+t = time.perf_counter()
+p = subprocess.run(sys.argv[2:], stdout=open(sys.argv[1], "wb"))
+wall = time.perf_counter() - t
+rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+print(json.dumps({"code": p.returncode, "seconds": wall, "rss": rss}))
+"""
+
+
+def measure(cmd: list[str], stdout: Path) -> dict:
+    """Runs `cmd` in a fresh wrapper so its peak RSS is its own."""
+    out = subprocess.run([sys.executable, "-c", MEASURE, str(stdout), *map(str, cmd)], capture_output=True, text=True)
+    if out.returncode != 0 or not out.stdout.strip():
+        raise SystemExit(f"measuring {' '.join(map(str, cmd))} failed:\n{out.stderr}")
+    m = json.loads(out.stdout)
+    if m["code"] != 0:
+        raise SystemExit(f"{' '.join(map(str, cmd))} exited {m['code']}; its output is in {stdout}")
+    return m
+
+
+# ---------------------------------------------------------------------------
+# Setup: DuckDB from PyPI, fundwatch's release binary, the data.
+# ---------------------------------------------------------------------------
+
+
+def duckdb_python() -> Path:
+    venv = BENCH / ".venv"
+    py = venv / "bin" / "python"
+    if not py.exists():
+        log(f"installing duckdb {DUCKDB_VERSION} into {venv.relative_to(ROOT)}")
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    ok = subprocess.run([str(py), "-c", f"import duckdb; assert duckdb.__version__ == '{DUCKDB_VERSION}'"], capture_output=True)
+    if ok.returncode != 0:
+        subprocess.run([str(py), "-m", "pip", "install", "-q", f"duckdb=={DUCKDB_VERSION}"], check=True)
+    return py
+
+
+def size_label(n: int) -> str:
+    return f"{n // 1_000_000}M" if n % 1_000_000 == 0 else f"{n // 1000}k"
+
+
+def parse_size(s: str) -> int:
+    s = s.strip().upper()
+    mult = {"K": 1_000, "M": 1_000_000}.get(s[-1], 1)
+    return int(float(s.rstrip("KM")) * mult)
+
+
+def payouts_per_household(fundwatch: Path, scratch: Path) -> float:
+    """Calibrates the demo: payout rows per background household."""
+    d = scratch / "calibrate"
+    shutil.rmtree(d, ignore_errors=True)
+    r = subprocess.run([fundwatch, "--json", "-q", "demo", "--households", "3000", "--out", d, "--portable"], capture_output=True, text=True, check=True)
+    n = json.loads(r.stdout)["payouts"] / 3000
+    shutil.rmtree(d, ignore_errors=True)
+    return n
+
+
+def demo_data(fundwatch: Path, target: int, per_household: float, data_root: Path) -> tuple[Path, dict]:
+    households = max(240, round(target / per_household))
+    d = data_root / size_label(target)
+    stamp = d / "demo.json"
+    if stamp.exists():
+        meta = json.loads(stamp.read_text())
+        if meta.get("households") == households:
+            return d, meta
+    shutil.rmtree(d, ignore_errors=True)
+    log(f"writing demo data: {households} households → {d.relative_to(ROOT) if d.is_relative_to(ROOT) else d}")
+    out = d / "report.json"
+    d.mkdir(parents=True)
+    m = measure([fundwatch, "--json", "-q", "demo", "--households", households, "--out", d / "extracts", "--portable"], out)
+    report = json.loads(out.read_text())
+    meta = {"households": households, "payouts": report["payouts"], "demo_seconds": m["seconds"], "demo_rss": m["rss"]}
+    stamp.write_text(json.dumps(meta))
+    return d, meta
+
+
+# ---------------------------------------------------------------------------
+# The canonical tables, read from src/tables.rs so there is one definition.
+# ---------------------------------------------------------------------------
+
+
+def canonical_tables() -> dict:
+    text = (ROOT / "src" / "tables.rs").read_text()
+    tables = {}
+    for block in re.split(r"\n    Table \{", text)[1:]:
+        name = re.search(r'name: "(\w+)"', block).group(1)
+        cols = re.findall(r'(?:req|opt)\("(\w+)", (\w+)', block)
+        required = set(re.findall(r'req\("(\w+)"', block))
+        sort_by = re.findall(r'"(\w+)"', re.search(r"sort_by: &\[([^\]]*)\]", block).group(1))
+        tables[name] = {"columns": cols, "sort_by": sort_by, "required": required}
+    return tables
+
+
+# ---------------------------------------------------------------------------
+# The DuckDB side (runs inside the venv's Python: `bench.py duckdb-ingest|duckdb-rules`).
+# ---------------------------------------------------------------------------
+
+PROVINCES = "'11','12','13','14','15','21','22','23','31','32','33','34','35','36','37','41','42','43','44','45','46','50','51','52','53','54','61','62','63','64','65','71','81','82'"
+
+
+def helper_macros(as_of: str) -> list[str]:
+    """fundwatch's SQL helpers (src/sql/udf.rs) as DuckDB macros."""
+    ym = "(CAST(substr(CAST({x} AS VARCHAR), 1, 4) AS INTEGER) * 12 + CAST(substr(CAST({x} AS VARCHAR), 6, 2) AS INTEGER))"
+    first = "CAST(strptime(substr(CAST({x} AS VARCHAR), 1, 7) || '-01', '%Y-%m-%d') AS DATE)"
+    return [
+        "CREATE OR REPLACE MACRO month_of(d) AS strftime(CAST(d AS DATE), '%Y-%m')",
+        f"CREATE OR REPLACE MACRO month_start(m) AS {first.format(x='m')}",
+        f"CREATE OR REPLACE MACRO month_end(m) AS last_day({first.format(x='m')})",
+        f"CREATE OR REPLACE MACRO add_months(m, n) AS strftime({first.format(x='m')} + to_months(CAST(n AS INTEGER)), '%Y-%m')",
+        "CREATE OR REPLACE MACRO add_months_date(d, n) AS CAST(CAST(d AS DATE) + to_months(CAST(n AS INTEGER)) AS DATE)",
+        f"CREATE OR REPLACE MACRO months_between(a, b) AS {ym.format(x='b')} - {ym.format(x='a')}",
+        "CREATE OR REPLACE MACRO days_between(a, b) AS date_diff('day', CAST(a AS DATE), CAST(b AS DATE))",
+        "CREATE OR REPLACE MACRO id_birth_date(id) AS CAST(try_strptime(substr(id, 7, 8), '%Y%m%d') AS DATE)",
+        "CREATE OR REPLACE MACRO id_check_char(id) AS substr('10X98765432', "
+        "CAST(list_sum([TRY_CAST(substr(id, i, 1) AS INTEGER) * [7,9,10,5,8,4,2,1,6,3,7,9,10,5,8,4,2][i] FOR i IN range(1, 18)]) % 11 AS INTEGER) + 1, 1)",
+        "CREATE OR REPLACE MACRO id_problem(id) AS CASE "
+        "WHEN id IS NULL THEN NULL "
+        "WHEN NOT regexp_full_match(id, '[0-9]{17}[0-9X]') THEN 'length' "
+        "WHEN id_check_char(id) <> substr(id, 18, 1) THEN 'checksum' "
+        f"WHEN id_birth_date(id) IS NULL OR id_birth_date(id) < DATE '1890-01-01' OR id_birth_date(id) > DATE '{as_of}' THEN 'birth_date' "
+        f"WHEN substr(id, 1, 2) NOT IN ({PROVINCES}) THEN 'region' END",
+        "CREATE OR REPLACE MACRO id_upgrade(id) AS CASE WHEN regexp_full_match(id, '[0-9]{15}') "
+        "THEN substr(id, 1, 6) || '19' || substr(id, 7) || id_check_char(substr(id, 1, 6) || '19' || substr(id, 7)) ELSE id END",
+        f"CREATE OR REPLACE MACRO fold(s) AS CASE WHEN regexp_matches(s, '[\u3000\uFF01-\uFF5E]') "
+        f"THEN translate(s, {sql_text(FULL_WIDTH)}, {sql_text(HALF_WIDTH)}) ELSE s END",
+        "CREATE OR REPLACE MACRO id_valid(id) AS CASE WHEN id IS NULL THEN NULL ELSE id_problem(id) IS NULL END",
+        "CREATE OR REPLACE MACRO id_gender(id) AS CASE WHEN TRY_CAST(substr(id, 17, 1) AS INTEGER) % 2 = 1 THEN 'M' ELSE 'F' END",
+        "CREATE OR REPLACE MACRO mask_id(id) AS substr(id, 1, 6) || '********' || substr(id, 15, 4)",
+        "CREATE OR REPLACE MACRO age_on(id, d) AS year(CAST(d AS DATE)) - year(id_birth_date(id)) "
+        "- CASE WHEN strftime(CAST(d AS DATE), '%m%d') < substr(id, 11, 4) THEN 1 ELSE 0 END",
+    ]
+
+
+# Ingest's full-width folding: U+3000 and U+FF01..U+FF5E to their ASCII forms.
+FULL_WIDTH = "\u3000" + "".join(chr(c) for c in range(0xFF01, 0xFF5F))
+HALF_WIDTH = " " + "".join(chr(c) for c in range(0x21, 0x7F))
+
+
+def sql_text(v: str) -> str:
+    return "'" + v.replace("'", "''") + "'"
+
+
+def typed(expr: str, kind: str) -> str:
+    """A text expression read as a canonical type, with ingest's normalisation
+    as far as plain SQL goes (trim, spellings of dates, months and money)."""
+    t = f"NULLIF(trim(fold(CAST({expr} AS VARCHAR))), '')"
+    if kind in ("Str",) or kind not in ("Id", "Date", "Month", "Money", "Int", "Float", "Bool"):
+        return t
+    if kind == "Id":
+        return f"id_upgrade(upper({t}))"
+    if kind == "Date":
+        return f"CAST(try_strptime({t}, ['%Y-%m-%d', '%Y/%m/%d', '%Y%m%d', '%Y年%m月%d日']) AS DATE)"
+    if kind == "Month":
+        return (f"CASE WHEN regexp_full_match({t}, '[0-9]{{6}}') THEN substr({t}, 1, 4) || '-' || substr({t}, 5, 2) "
+                f"WHEN regexp_full_match({t}, '[0-9]{{4}}年[0-9]{{1,2}}月') THEN strftime(strptime({t}, '%Y年%m月'), '%Y-%m') "
+                f"ELSE {t} END")
+    if kind == "Money":
+        return f"TRY_CAST(replace({t}, ',', '') AS DECIMAL(14,2))"
+    if kind == "Int":
+        return f"TRY_CAST({t} AS BIGINT)"
+    if kind == "Float":
+        return f"TRY_CAST({t} AS DOUBLE)"
+    return (f"CASE WHEN lower({t}) IN ('true', '1', 'y', 'yes', '是') THEN true "
+            f"WHEN lower({t}) IN ('false', '0', 'n', 'no', '否') THEN false END")
+
+
+def source_select(con, name: str, src: dict, table: dict, base: Path) -> str:
+    path = (base / src["path"]).as_posix()
+    fmt = src.get("format") or Path(path).suffix.lstrip(".")
+    if fmt == "csv":
+        header_row = int(src.get("header_row", 1))
+        delim = src.get("delimiter", ",")
+        reader = (f"read_csv({sql_text(path)}, all_varchar = true, header = true, skip = {header_row - 1}, "
+                  f"delim = {sql_text(delim)}, quote = '\"', null_padding = true, ignore_errors = true, filename = true)")
+    elif fmt in ("jsonl", "json", "ndjson"):
+        reader = f"read_json({sql_text(path)}, format = 'newline_delimited', ignore_errors = true, filename = true)"
+    elif fmt == "parquet":
+        reader = f"read_parquet({sql_text(path)}, filename = true)"
+    else:
+        raise SystemExit(f"source {name}: DuckDB has no reader for {fmt}")
+    headers = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()}
+    # A canonical column not mapped is read from a header of its own name, as fundwatch does.
+    columns = {c: c for c, _ in table["columns"] if c in headers} | src.get("columns", {})
+    constants = src.get("constants", {})
+    values = src.get("values", {})
+    out = []
+    for col, kind in table["columns"]:
+        if col in constants:
+            expr = sql_text(str(constants[col]))
+        elif col in columns:
+            expr = '"' + columns[col].replace('"', '""') + '"'
+        else:
+            expr = None
+        if expr is None:
+            out.append(f"CAST(NULL AS {duck_type(kind)}) AS {col}")
+            continue
+        if col in values:
+            cases = " ".join(f"WHEN {sql_text(k)} THEN {sql_text(v)}" for k, v in values[col].items())
+            expr = f"CASE trim(CAST({expr} AS VARCHAR)) {cases} ELSE CAST({expr} AS VARCHAR) END"
+        out.append(f"{typed(expr, kind)} AS {col}")
+    out.append("filename AS source_file")
+    out.append("CAST(NULL AS BIGINT) AS source_row")
+    # A row without a required value is left out (fundwatch quarantines it).
+    required = [c for c, _ in table["columns"] if c in table["required"]]
+    where = " AND ".join(f"{c} IS NOT NULL" for c in required) or "true"
+    return f"SELECT * FROM (SELECT {', '.join(out)} FROM {reader}) WHERE {where}"
+
+
+def duck_type(kind: str) -> str:
+    return {"Date": "DATE", "Money": "DECIMAL(14,2)", "Int": "BIGINT", "Float": "DOUBLE", "Bool": "BOOLEAN"}.get(kind, "VARCHAR")
+
+
+def duckdb_ingest(pipeline: Path, lake: Path, as_of: str, threads: int) -> None:
+    import duckdb
+
+    spec = tomllib.loads(pipeline.read_text())
+    tables = canonical_tables()
+    con = duckdb.connect()
+    con.execute(f"SET threads = {threads}")
+    con.execute("SET preserve_insertion_order = false")
+    for m in helper_macros(as_of):
+        con.execute(m)
+    by_table: dict[str, list[str]] = {}
+    for name, src in spec["sources"].items():
+        table = src.get("table", name)
+        by_table.setdefault(table, []).append(source_select(con, name, src, tables[table], pipeline.parent))
+    shutil.rmtree(lake, ignore_errors=True)
+    lake.mkdir(parents=True)
+    for table, selects in by_table.items():
+        t = tables[table]
+        union = " UNION ALL ".join(selects)
+        has_id = any(c == "id_no" for c, _ in t["columns"])
+        extra = ", id_valid(id_no) AS id_valid" if has_id else ""
+        order = ", ".join(t["sort_by"] + ["source_file"])
+        target = lake / f"{table}.parquet"
+        con.execute(
+            f"COPY (SELECT *{extra} FROM ({union}) ORDER BY {order}) TO {sql_text(target.as_posix())} "
+            "(FORMAT parquet, COMPRESSION zstd)"
+        )
+
+
+def param_literal(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        return repr(v)
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", v):
+        return f"DATE '{v}'"
+    if re.fullmatch(r"-?\d+\.\d{2}", v):
+        return f"CAST('{v}' AS DECIMAL(14,2))"
+    return sql_text(v)
+
+
+def bind(sql: str, params: dict) -> str:
+    # fundwatch's add_months takes months or dates; DuckDB macros are not
+    # polymorphic, so the date form is named apart.
+    sql = re.sub(r"add_months\(\s*\$as_of\s*,", "add_months_date($as_of,", sql)
+    return re.sub(r"\$([a-z_]+)", lambda m: param_literal(params[m.group(1)]), sql)
+
+
+def strip_header(text: str) -> str:
+    lines = text.splitlines()
+    body = [l for l in lines if not l.startswith("-- ") and l != "--"]
+    return "\n".join(body).strip().rstrip(";")
+
+
+def duckdb_rules(lake: Path, queries: Path, params: dict, result: Path, threads: int) -> None:
+    import duckdb
+
+    tables = canonical_tables()
+    con = duckdb.connect()
+    con.execute(f"SET threads = {threads}")
+    for m in helper_macros(params["as_of"]):
+        con.execute(m)
+    for table, t in tables.items():
+        f = lake / f"{table}.parquet"
+        if f.exists():
+            con.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet({sql_text(f.as_posix())})")
+        else:
+            cols = ", ".join(f"CAST(NULL AS {duck_type(k)}) AS {c}" for c, k in t["columns"])
+            con.execute(f"CREATE VIEW {table} AS SELECT {cols}, CAST(NULL AS VARCHAR) AS source_file, "
+                        f"CAST(NULL AS BIGINT) AS source_row, CAST(NULL AS BOOLEAN) AS id_valid WHERE false")
+    pending = {p.stem: bind(strip_header(p.read_text()), params) for p in sorted((queries / "views").glob("*.sql"))}
+    while pending:
+        progressed = False
+        for name, sql in list(pending.items()):
+            try:
+                con.execute(f"CREATE VIEW {name} AS {sql}")
+                del pending[name]
+                progressed = True
+            except duckdb.CatalogException:
+                continue
+        if not progressed:
+            raise SystemExit(f"views DuckDB cannot create: {', '.join(pending)}")
+    rows = {}
+    seconds = {}
+    errors = {}
+    for rule in sorted(queries.glob("*.sql")):
+        sql = bind(strip_header(rule.read_text()), params)
+        t = time.perf_counter()
+        try:
+            rows[rule.stem] = len(con.execute(sql).fetchall())
+        except duckdb.Error as e:
+            errors[rule.stem] = str(e).splitlines()[0]
+        seconds[rule.stem] = time.perf_counter() - t
+    result.write_text(json.dumps({"rows": rows, "seconds": seconds, "errors": errors}))
+
+
+# ---------------------------------------------------------------------------
+# The driver.
+# ---------------------------------------------------------------------------
+
+
+def fmt_rss(b: float | None) -> str:
+    return "—" if b is None else f"{b / 2**30:.2f} GiB" if b >= 2**30 else f"{b / 2**20:.0f} MiB"
+
+
+def bench_size(fundwatch: Path, py: Path, target: int, runs: int, per_household: float, data_root: Path, threads: int) -> list[dict]:
+    d, meta = demo_data(fundwatch, target, per_household, data_root)
+    # The demo's pipeline file reads its rules from ../queries: the project's own.
+    link = d / "queries"
+    if not link.exists():
+        link.symlink_to(ROOT / "queries")
+    extracts = d / "extracts"
+    pipeline = extracts / "pipeline.toml"
+    as_of = tomllib.loads(pipeline.read_text()).get("as_of") or "2024-07-15"
+    fw, dk = [], []
+    for i in range(runs):
+        for sub in ("lake", "out"):
+            shutil.rmtree(extracts / sub, ignore_errors=True)
+        report_path = d / f"fundwatch-{i}.json"
+        m = measure([fundwatch, "--json", "-q", "run", pipeline], report_path)
+        report = json.loads(report_path.read_text())
+        st = report["stages"]
+        fw.append({"ingest": st["plan"] + st["ingest"], "rules": st["rules"], "publish": st["cases"] + st["publish"], "total": m["seconds"], "rss": m["rss"],
+                   "rows": {r["id"]: r["rows"] for r in report["rules"]}, "params": report["params"]})
+        log(f"  {size_label(target)} run {i + 1}: fundwatch {m['seconds']:.1f}s (ingest {st['ingest']:.1f}, rules {st['rules']:.1f}, publish {st['publish']:.1f}), peak {fmt_rss(m['rss'])}")
+
+        duck_lake = d / "duck_lake"
+        mi = measure([py, __file__, "duckdb-ingest", pipeline, duck_lake, as_of, threads], d / "duck-ingest.log")
+        params = {**fw[-1]["params"], "as_of": as_of}
+        params_file = d / "params.json"
+        params_file.write_text(json.dumps(params))
+        result = d / f"duck-rules-{i}.json"
+        mr = measure([py, __file__, "duckdb-rules", duck_lake, ROOT / "queries", params_file, result, threads], d / "duck-rules.log")
+        rr = json.loads(result.read_text())
+        dk.append({"ingest": mi["seconds"], "rules": mr["seconds"], "total": mi["seconds"] + mr["seconds"],
+                   "rss_ingest": mi["rss"], "rss_rules": mr["rss"], "rows": rr["rows"], "errors": rr["errors"]})
+        log(f"  {size_label(target)} run {i + 1}: DuckDB {mi['seconds'] + mr['seconds']:.1f}s (ingest {mi['seconds']:.1f}, rules {mr['seconds']:.1f})")
+
+    for rule, err in dk[-1]["errors"].items():
+        log(f"  ! DuckDB could not run {rule}: {err}")
+    differ = {r: (n, dk[-1]["rows"].get(r)) for r, n in fw[-1]["rows"].items() if r in dk[-1]["rows"] and dk[-1]["rows"][r] != n}
+    for rule, (a, b) in differ.items():
+        log(f"  ! {rule}: fundwatch {a} rows, DuckDB {b} rows")
+
+    med = lambda xs: statistics.median(xs)
+    rows = []
+    for stage in ("ingest", "rules", "publish", "total"):
+        f = med([r[stage] for r in fw])
+        k = None if stage == "publish" else med([r[stage] for r in dk])
+        rss_k = {"ingest": max(r["rss_ingest"] for r in dk), "rules": max(r["rss_rules"] for r in dk), "publish": None,
+                 "total": max(max(r["rss_ingest"], r["rss_rules"]) for r in dk)}[stage]
+        rows.append({
+            "size": size_label(target), "payouts": meta["payouts"], "stage": stage,
+            "fundwatch_s": round(f, 2), "duckdb_s": None if k is None else round(k, 2),
+            "ratio": None if k is None else round(f / k, 2),
+            "fundwatch_peak_rss": max(r["rss"] for r in fw), "duckdb_peak_rss": rss_k,
+            "runs": runs, "rules_differing": ";".join(sorted(differ)), "duckdb_failed": ";".join(sorted(dk[-1]["errors"])),
+            "demo_rows_per_s": round(meta["payouts"] / meta["demo_seconds"]),
+        })
+    return rows
+
+
+def print_table(rows: list[dict]) -> None:
+    r0 = rows[0]
+    print(f"\n{r0['size']} payouts ({r0['payouts']:,} rows), median of {r0['runs']} runs; demo wrote {r0['demo_rows_per_s']:,} payout rows/s")
+    print(f"{'stage':<9} {'fundwatch s':>12} {'DuckDB s':>10} {'ratio':>7} {'fundwatch RSS':>14} {'DuckDB RSS':>11}")
+    for r in rows:
+        k = "—" if r["duckdb_s"] is None else f"{r['duckdb_s']:.2f}"
+        ratio = "—" if r["ratio"] is None else f"{r['ratio']:.2f}"
+        print(f"{r['stage']:<9} {r['fundwatch_s']:>12.2f} {k:>10} {ratio:>7} {fmt_rss(r['fundwatch_peak_rss']):>14} {fmt_rss(r['duckdb_peak_rss']):>11}")
+    if r0["rules_differing"]:
+        print(f"rules whose row counts differ between the tools: {r0['rules_differing']}")
+    if r0["duckdb_failed"]:
+        print(f"rules DuckDB could not run: {r0['duckdb_failed']}")
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    """Total time against payout rows, both tools, log-log, as a small SVG."""
+    import math
+
+    pts = {"fundwatch": [], "DuckDB": []}
+    for r in rows:
+        if r["stage"] == "total":
+            pts["fundwatch"].append((r["payouts"], r["fundwatch_s"]))
+            if r["duckdb_s"] is not None:
+                pts["DuckDB"].append((r["payouts"], r["duckdb_s"]))
+    allp = [p for v in pts.values() for p in v]
+    if not allp:
+        return
+    W, H, M = 560, 340, 60
+    xs = [math.log10(x) for x, _ in allp]
+    ys = [math.log10(y) for _, y in allp]
+    x0, x1 = math.floor(min(xs)), math.ceil(max(xs))
+    y0, y1 = math.floor(min(ys)), math.ceil(max(ys))
+    x1 = max(x1, x0 + 1)
+    y1 = max(y1, y0 + 1)
+    sx = lambda v: M + (math.log10(v) - x0) / (x1 - x0) * (W - 2 * M)
+    sy = lambda v: H - M + -(math.log10(v) - y0) / (y1 - y0) * (H - 2 * M)
+    svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12">',
+           f'<rect width="{W}" height="{H}" fill="white"/>',
+           f'<text x="{W / 2}" y="20" text-anchor="middle" font-size="14">whole run: seconds against payout rows (log-log)</text>']
+    for e in range(x0, x1 + 1):
+        x = sx(10 ** e)
+        svg.append(f'<line x1="{x}" y1="{M}" x2="{x}" y2="{H - M}" stroke="#eee"/><text x="{x}" y="{H - M + 18}" text-anchor="middle">1e{e}</text>')
+    for e in range(y0, y1 + 1):
+        y = sy(10 ** e)
+        svg.append(f'<line x1="{M}" y1="{y}" x2="{W - M}" y2="{y}" stroke="#eee"/><text x="{M - 6}" y="{y + 4}" text-anchor="end">{10 ** e:g} s</text>')
+    colours = {"fundwatch": "#c0392b", "DuckDB": "#2c3e50"}
+    for i, (tool, p) in enumerate(pts.items()):
+        p = sorted(p)
+        if not p:
+            continue
+        line = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in p)
+        svg.append(f'<polyline points="{line}" fill="none" stroke="{colours[tool]}" stroke-width="2"/>')
+        for x, y in p:
+            svg.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="3.5" fill="{colours[tool]}"><title>{tool}: {x:,} rows, {y:.1f} s</title></circle>')
+        svg.append(f'<rect x="{W - M - 110}" y="{M + 8 + i * 18}" width="12" height="3" fill="{colours[tool]}"/><text x="{W - M - 92}" y="{M + 13 + i * 18}">{tool}</text>')
+    svg.append(f'<text x="{W / 2}" y="{H - 18}" text-anchor="middle">payout rows</text></svg>')
+    path.write_text("\n".join(svg) + "\n")
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "duckdb-ingest":
+        duckdb_ingest(Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4], int(sys.argv[5]))
+        return
+    if len(sys.argv) > 1 and sys.argv[1] == "duckdb-rules":
+        duckdb_rules(Path(sys.argv[2]), Path(sys.argv[3]), json.loads(Path(sys.argv[4]).read_text()), Path(sys.argv[5]), int(sys.argv[6]))
+        return
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="1M,10M", help="payout rows per size, e.g. 1M,10M,100M")
+    ap.add_argument("--runs", type=int, default=3, help="runs per size (the median is reported)")
+    target_dir = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+    ap.add_argument("--bin", type=Path, default=target_dir / "release" / "fundwatch", help="the fundwatch release binary")
+    ap.add_argument("--data", type=Path, default=BENCH / "data", help="where demo data is written (and reused)")
+    ap.add_argument("--results", type=Path, default=BENCH / "results")
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 2, help="DuckDB threads (fundwatch uses every core)")
+    args = ap.parse_args()
+    if not args.bin.exists():
+        raise SystemExit(f"{args.bin} does not exist: build it with `cargo build --release` (or pass --bin)")
+    py = duckdb_python()
+    args.data.mkdir(parents=True, exist_ok=True)
+    per_household = payouts_per_household(args.bin, args.data)
+    all_rows = []
+    for s in args.sizes.split(","):
+        rows = bench_size(args.bin, py, parse_size(s), args.runs, per_household, args.data, args.threads)
+        print_table(rows)
+        all_rows.extend(rows)
+    args.results.mkdir(parents=True, exist_ok=True)
+    with open(args.results / "results.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(all_rows[0].keys()))
+        w.writeheader()
+        w.writerows(all_rows)
+    plot(all_rows, args.results / "time.svg")
+    print(f"\nwritten: {(args.results / 'results.csv').relative_to(ROOT)}, {(args.results / 'time.svg').relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
