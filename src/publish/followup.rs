@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use rust_xlsxwriter::{Color, DataValidation, DocProperties, Format, Workbook, XlsxError};
+use rust_xlsxwriter::{Color, DataValidation, DocProperties, Format, Workbook, Worksheet, XlsxError};
 
 use super::shown_id;
 use crate::Error;
@@ -70,23 +70,44 @@ fn card_tail(account: &str) -> String {
     format!("****{tail}")
 }
 
+/// Writes the header of a list people fill in: the given columns in blue, then
+/// the columns to fill in yellow (`given_answer` stays blue: it is filled
+/// already), each with its drop-down list of values, the date column formatted
+/// as a date, down to row `last`. Returns the first fill-in column.
+pub(super) fn list_columns(
+    sheet: &mut Worksheet,
+    info: &[&str],
+    answers: &[(&str, &[&str])],
+    given_answer: &str,
+    date_answer: &str,
+    last: u32,
+) -> Result<u16, XlsxError> {
+    let header = Format::new().set_bold().set_background_color(Color::RGB(0xDDEBF7));
+    let fill = Format::new().set_bold().set_background_color(Color::RGB(0xFFF2CC));
+    for (c, h) in info.iter().enumerate() {
+        sheet.write_string_with_format(0, c as u16, *h, &header)?;
+    }
+    let first_answer = info.len() as u16;
+    for (i, (h, values)) in answers.iter().enumerate() {
+        let col = first_answer + i as u16;
+        sheet.write_string_with_format(0, col, *h, if *h == given_answer { &header } else { &fill })?;
+        if !values.is_empty() {
+            let v = DataValidation::new().allow_list_strings(values)?.set_input_title(*h)?;
+            sheet.add_data_validation(1, col, last, col, &v)?;
+        } else if *h == date_answer {
+            sheet.set_column_format(col, &Format::new().set_num_format("yyyy-mm-dd"))?;
+        }
+    }
+    Ok(first_answer)
+}
+
 fn workbook(path: &Path, county: &str, rows: &[&FollowupRow], mask: bool, as_of: chrono::NaiveDate) -> Result<(), XlsxError> {
     let mut book = Workbook::new();
     let sheet = book.add_worksheet();
     sheet.set_name("随访名单")?;
-    let header = Format::new().set_bold().set_background_color(Color::RGB(0xDDEBF7));
-    let fill = Format::new().set_bold().set_background_color(Color::RGB(0xFFF2CC));
-    let date = Format::new().set_num_format("yyyy-mm-dd");
-    let mut c: u16 = 0;
-    for h in INFO {
-        sheet.write_string_with_format(0, c, h, &header)?;
-        c += 1;
-    }
-    let first_answer = c;
-    for (h, _) in ANSWERS {
-        sheet.write_string_with_format(0, c, h, if h == "发放流水号" { &header } else { &fill })?;
-        c += 1;
-    }
+    let last = rows.len().max(1) as u32;
+    let first_answer = list_columns(sheet, &INFO, &ANSWERS, "发放流水号", "随访日期", last)?;
+    let c = first_answer + ANSWERS.len() as u16;
     for (i, r) in rows.iter().enumerate() {
         let row = i as u32 + 1;
         sheet.write_number(row, 0, (i + 1) as f64)?;
@@ -102,16 +123,6 @@ fn workbook(path: &Path, county: &str, rows: &[&FollowupRow], mask: bool, as_of:
         sheet.write_string(row, 7, &r.period)?;
         sheet.write_string(row, 8, card_tail(&r.account_no))?;
         sheet.write_string(row, first_answer, &r.payout_id)?;
-    }
-    let last = rows.len().max(1) as u32;
-    for (i, (h, values)) in ANSWERS.iter().enumerate() {
-        let col = first_answer + i as u16;
-        if !values.is_empty() {
-            let v = DataValidation::new().allow_list_strings(values)?.set_input_title(*h)?;
-            sheet.add_data_validation(1, col, last, col, &v)?;
-        } else if *h == "随访日期" {
-            sheet.set_column_format(col, &date)?;
-        }
     }
     sheet.set_freeze_panes(1, 4)?;
     sheet.autofilter(0, 0, last, c - 1)?;

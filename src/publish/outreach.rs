@@ -6,8 +6,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use rust_xlsxwriter::{Color, DataValidation, DocProperties, Format, Workbook, XlsxError};
+use rust_xlsxwriter::{DocProperties, Format, Workbook, XlsxError};
 
+use super::followup::list_columns;
 use super::{Run, shown_id};
 use crate::Error;
 use crate::cases::Case;
@@ -40,19 +41,9 @@ fn workbook(path: &Path, county: &str, leads: &[&Case], run: &Run<'_>) -> Result
     let mut book = Workbook::new();
     let sheet = book.add_worksheet();
     sheet.set_name("应享未享名单")?;
-    let header = Format::new().set_bold().set_background_color(Color::RGB(0xDDEBF7));
-    let fill = Format::new().set_bold().set_background_color(Color::RGB(0xFFF2CC));
     let money = Format::new().set_num_format("#,##0.00");
-    let mut c: u16 = 0;
-    for h in INFO {
-        sheet.write_string_with_format(0, c, h, &header)?;
-        c += 1;
-    }
-    let first_answer = c;
-    for (h, _) in ANSWERS {
-        sheet.write_string_with_format(0, c, h, &fill)?;
-        c += 1;
-    }
+    let last = leads.len().max(1) as u32;
+    let c = list_columns(sheet, &INFO, &ANSWERS, "", "告知日期", last)? + ANSWERS.len() as u16;
     for (i, lead) in leads.iter().enumerate() {
         let row = i as u32 + 1;
         let ev = evidence(lead);
@@ -79,16 +70,6 @@ fn workbook(path: &Path, county: &str, leads: &[&Case], run: &Run<'_>) -> Result
         };
         sheet.write_string(row, 9, lead.first_seen.to_string())?;
         sheet.write_string(row, 10, &lead.title)?;
-    }
-    let last = leads.len().max(1) as u32;
-    for (i, (h, values)) in ANSWERS.iter().enumerate() {
-        let col = first_answer + i as u16;
-        if !values.is_empty() {
-            let v = DataValidation::new().allow_list_strings(values)?.set_input_title(*h)?;
-            sheet.add_data_validation(1, col, last, col, &v)?;
-        } else if *h == "告知日期" {
-            sheet.set_column_format(col, &Format::new().set_num_format("yyyy-mm-dd"))?;
-        }
     }
     sheet.set_freeze_panes(1, 4)?;
     sheet.autofilter(0, 0, last, c - 1)?;
