@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::{Run, severity_order};
+use super::{Run, Tally, severity_order};
 use crate::cases::history::Disposition;
 use crate::Error;
-use crate::cases::{Case, Status};
+use crate::cases::Status;
 use crate::ingest::normalise::format_cents;
 use crate::rules::Severity;
 use crate::rules::run::Status as RuleStatus;
@@ -49,49 +49,20 @@ fn severity_colour(s: Severity) -> &'static str {
     }
 }
 
-#[derive(Default)]
-struct Tally {
-    by_status: BTreeMap<Status, usize>,
-    pending: usize,
-    at_risk: i128,
-    confirmed: usize,
-    confirmed_amount: i128,
-    corrected: usize,
-}
-
 impl Tally {
-    fn add(&mut self, c: &Case) {
-        *self.by_status.entry(c.status).or_insert(0) += 1;
-        if c.pending() {
-            self.pending += 1;
-            self.at_risk += c.amount_at_risk.unwrap_or(0);
-        }
-        match c.disposition.as_deref() {
-            Some("confirmed") => {
-                self.confirmed += 1;
-                self.confirmed_amount += c.amount_at_risk.unwrap_or(0);
-            }
-            Some("corrected") => self.corrected += 1,
-            _ => {}
-        }
-    }
-
     /// The cells after the status counts: pending, money, bar, confirmed, corrected.
     fn tail(&self, max: i128, colour: &str) -> String {
         format!(
             "<td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>",
             self.pending,
-            money(self.at_risk),
-            bar(self.at_risk, max, colour),
+            money(self.pending_amount),
+            bar(self.pending_amount, max, colour),
             self.confirmed,
             money(self.confirmed_amount),
             self.corrected
         )
     }
 
-    fn count(&self, s: Status) -> usize {
-        self.by_status.get(&s).copied().unwrap_or(0)
-    }
 }
 
 const STYLE: &str = "body{font-family:'Microsoft YaHei','PingFang SC','Noto Sans CJK SC','Source Han Sans SC','WenQuanYi Micro Hei',sans-serif;margin:2em;color:#222}\
@@ -138,7 +109,7 @@ pub fn summary(path: &Path, run: &Run<'_>, unknown: &[Disposition]) -> Result<()
         h,
         "<div class=\"card\">待核查<b>{}</b>涉及 {} 元</div><div class=\"card\">新发现<b>{}</b>高 {} · 中 {} · 低 {}</div>",
         total.pending,
-        money(total.at_risk),
+        money(total.pending_amount),
         total.count(Status::New),
         sev_new(Severity::High),
         sev_new(Severity::Medium),
@@ -158,7 +129,7 @@ pub fn summary(path: &Path, run: &Run<'_>, unknown: &[Disposition]) -> Result<()
     );
 
     // By rule, riskiest first.
-    let max_rule = by_rule.values().map(|t| t.at_risk).max().unwrap_or(0);
+    let max_rule = by_rule.values().map(|t| t.pending_amount).max().unwrap_or(0);
     let mut rules: Vec<_> = run.rules.iter().collect();
     let rank = |s: Severity| severity_order().iter().position(|x| *x == s).unwrap_or(9);
     rules.sort_by(|a, b| (rank(a.severity), &a.catalogue, &a.id).cmp(&(rank(b.severity), &b.catalogue, &b.id)));
@@ -193,7 +164,7 @@ pub fn summary(path: &Path, run: &Run<'_>, unknown: &[Disposition]) -> Result<()
     }
     let _ = write!(h, "<tr class=\"total\"><td>合计</td><td></td>{}{}</tr></table>", status_cells(&total), total.tail(max_rule, "#555"));
 
-    let max_county = by_county.values().map(|t| t.at_risk).max().unwrap_or(0);
+    let max_county = by_county.values().map(|t| t.pending_amount).max().unwrap_or(0);
     let _ = write!(h, "<h2>按地区（县级）</h2><table><tr><th>区划</th><th>名称</th>{HEAD}</tr>");
     for (county, t) in &by_county {
         let name = crate::idcard::region_name(&format!("{county}000000000000")).unwrap_or_default();

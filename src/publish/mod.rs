@@ -115,6 +115,41 @@ impl CaseSummary {
     }
 }
 
+/// Cases counted for a table row (a rule, a county, the total): by status,
+/// what is still to check and its money, what teams confirmed or corrected.
+#[derive(Debug, Default)]
+pub(crate) struct Tally {
+    pub by_status: BTreeMap<Status, usize>,
+    pub pending: usize,
+    /// Cents still to check.
+    pub pending_amount: i128,
+    pub confirmed: usize,
+    pub confirmed_amount: i128,
+    pub corrected: usize,
+}
+
+impl Tally {
+    pub fn add(&mut self, c: &Case) {
+        *self.by_status.entry(c.status).or_insert(0) += 1;
+        if c.pending() {
+            self.pending += 1;
+            self.pending_amount += c.amount_at_risk.unwrap_or(0);
+        }
+        match c.disposition.as_deref() {
+            Some("confirmed") => {
+                self.confirmed += 1;
+                self.confirmed_amount += c.amount_at_risk.unwrap_or(0);
+            }
+            Some("corrected") => self.corrected += 1,
+            _ => {}
+        }
+    }
+
+    pub fn count(&self, s: Status) -> usize {
+        self.by_status.get(&s).copied().unwrap_or(0)
+    }
+}
+
 /// What a publication is made from.
 pub struct Run<'a> {
     pub as_of: NaiveDate,

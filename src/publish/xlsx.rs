@@ -11,7 +11,7 @@ use std::path::Path;
 use chrono::NaiveDate;
 use rust_xlsxwriter::{Color, DataValidation, DataValidationRule, DocProperties, Format, FormatAlign, Workbook, Worksheet, XlsxError};
 
-use super::{Run, severity_order, shown_evidence, shown_id};
+use super::{Run, Tally, severity_order, shown_evidence, shown_id};
 use crate::Error;
 use crate::cases::{Case, Status};
 use crate::rules::Severity;
@@ -260,36 +260,10 @@ fn rule_table(run: &Run<'_>, title: &str, cases: &[(&Case, bool)], fillable: boo
     Table { name: sheet_name(title, taken), preamble: Vec::new(), headers, rows, fill_from, frozen_cols: FROZEN }
 }
 
-/// Per rule: counts by status, what is still to check, what teams closed.
-#[derive(Default)]
-struct Counts {
-    by_status: BTreeMap<Status, usize>,
-    pending: usize,
-    pending_amount: i128,
-    confirmed: usize,
-    confirmed_amount: i128,
-    corrected: usize,
-}
-
-impl Counts {
-    fn add(&mut self, c: &Case) {
-        *self.by_status.entry(c.status).or_insert(0) += 1;
-        if c.pending() {
-            self.pending += 1;
-            self.pending_amount += c.amount_at_risk.unwrap_or(0);
-        }
-        match c.disposition.as_deref() {
-            Some("confirmed") => {
-                self.confirmed += 1;
-                self.confirmed_amount += c.amount_at_risk.unwrap_or(0);
-            }
-            Some("corrected") => self.corrected += 1,
-            _ => {}
-        }
-    }
-
+/// A rule's row of the overview sheet.
+impl Tally {
     fn cells(&self, label: [Cell; 2], id: Cell) -> Vec<Cell> {
-        let n = |s: Status| Cell::Number(self.by_status.get(&s).copied().unwrap_or(0) as f64);
+        let n = |s: Status| Cell::Number(self.count(s) as f64);
         let [a, b] = label;
         vec![
             a,
@@ -316,9 +290,9 @@ fn overview(run: &Run<'_>, heading: String, cases: &[(&Case, bool)], taken: &mut
     .map(|s| s.to_string())
     .collect();
     let mut rows = Vec::new();
-    let mut total = Counts::default();
+    let mut total = Tally::default();
     for r in ordered_rules(run) {
-        let mut counts = Counts::default();
+        let mut counts = Tally::default();
         for (c, _) in cases.iter().filter(|(c, _)| c.rule_id == r.id) {
             counts.add(c);
             total.add(c);
