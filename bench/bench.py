@@ -18,6 +18,13 @@ writes them to `bench/results/results.csv` and draws `bench/results/time.svg`.
 
     python3 bench/bench.py                      # 1M and 10M payouts, 3 runs
     python3 bench/bench.py --sizes 1M,10M,100M  # 100M on request
+
+With `--memory-limit SIZE` it measures fundwatch alone instead: the whole run
+with and without `[engine] memory_limit = SIZE` (spilling to the data
+directory), peak RSS of each, into `bench/results/memory.csv`:
+
+    python3 bench/bench.py --sizes 10M --memory-limit 1GiB
+    python3 bench/bench.py --sizes 100M --memory-limit 4GiB --limited-only
 """
 
 from __future__ import annotations
@@ -426,6 +433,32 @@ def bench_size(fundwatch: Path, py: Path, target: int, runs: int, per_household:
     return rows
 
 
+def bench_memory(fundwatch: Path, target: int, limit: str, per_household: float, data_root: Path, unrestricted: bool) -> list[dict]:
+    """fundwatch alone, whole run, with and without `[engine] memory_limit`."""
+    d, meta = demo_data(fundwatch, target, per_household, data_root)
+    link = d / "queries"
+    if not link.exists():
+        link.symlink_to(ROOT / "queries")
+    extracts = d / "extracts"
+    base = (extracts / "pipeline.toml").read_text()
+    spill = d / "spill"
+    limited = base.replace("[engine]\n", f'[engine]\nmemory_limit = "{limit}"\nspill_dir = "{spill}"\n', 1)
+    (extracts / "pipeline-limited.toml").write_text(limited)
+    rows = []
+    for label, name in ([("unrestricted", "pipeline.toml")] if unrestricted else []) + [(f"memory_limit {limit}", "pipeline-limited.toml")]:
+        for sub in ("lake", "out"):
+            shutil.rmtree(extracts / sub, ignore_errors=True)
+        shutil.rmtree(spill, ignore_errors=True)
+        spill.mkdir()
+        report_path = d / f"memory-{name}.json"
+        m = measure([fundwatch, "--json", "-q", "run", extracts / name], report_path)
+        st = json.loads(report_path.read_text())["stages"]
+        log(f"  {size_label(target)} {label}: {m['seconds']:.1f}s (ingest {st['ingest']:.1f}, rules {st['rules']:.1f}), peak {fmt_rss(m['rss'])}")
+        rows.append({"size": size_label(target), "payouts": meta["payouts"], "setting": label, "seconds": round(m["seconds"], 1),
+                     "ingest_s": round(st["ingest"], 1), "rules_s": round(st["rules"], 1), "peak_rss": m["rss"]})
+    return rows
+
+
 def print_table(rows: list[dict]) -> None:
     r0 = rows[0]
     print(f"\n{r0['size']} payouts ({r0['payouts']:,} rows), median of {r0['runs']} runs; demo wrote {r0['demo_rows_per_s']:,} payout rows/s")
@@ -500,12 +533,32 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=BENCH / "data", help="where demo data is written (and reused)")
     ap.add_argument("--results", type=Path, default=BENCH / "results")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 2, help="DuckDB threads (fundwatch uses every core)")
+    ap.add_argument("--memory-limit", metavar="SIZE", help="instead of the comparison: fundwatch's whole run with and without "
+                    "[engine] memory_limit = SIZE (e.g. 2GiB), peak RSS of each, written to memory.csv")
+    ap.add_argument("--limited-only", action="store_true", help="with --memory-limit: skip the unrestricted run (for 100M)")
     args = ap.parse_args()
     if not args.bin.exists():
         raise SystemExit(f"{args.bin} does not exist: build it with `cargo build --release` (or pass --bin)")
-    py = duckdb_python()
     args.data.mkdir(parents=True, exist_ok=True)
     per_household = payouts_per_household(args.bin, args.data)
+    if args.memory_limit:
+        rows = []
+        for s in args.sizes.split(","):
+            rows.extend(bench_memory(args.bin, parse_size(s), args.memory_limit, per_household, args.data, not args.limited_only))
+        print(f"\n{'size':>6} {'payouts':>12}  {'setting':<22} {'seconds':>8} {'peak RSS':>10}")
+        for r in rows:
+            print(f"{r['size']:>6} {r['payouts']:>12}  {r['setting']:<22} {r['seconds']:>8} {fmt_rss(r['peak_rss']):>10}")
+        args.results.mkdir(parents=True, exist_ok=True)
+        out = args.results / "memory.csv"
+        old = list(csv.DictReader(open(out))) if out.exists() else []
+        keep = [r for r in old if (r["size"], r["setting"]) not in {(x["size"], x["setting"]) for x in rows}]
+        with open(out, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
+            w.writeheader()
+            w.writerows(keep + rows)
+        print(f"\nwritten: {out.relative_to(ROOT)}")
+        return
+    py = duckdb_python()
     all_rows = []
     for s in args.sizes.split(","):
         rows = bench_size(args.bin, py, parse_size(s), args.runs, per_household, args.data, args.threads)

@@ -45,6 +45,11 @@ impl Engine {
         Ok(Engine { runtime: RuntimeEnvBuilder::new().build_arc()?, target_partitions: None })
     }
 
+    /// Lets every session read `url` (`s3://bucket`) through `store`.
+    pub fn register_store(&self, url: &url::Url, store: std::sync::Arc<dyn object_store::ObjectStore>) {
+        self.runtime.register_object_store(url, store);
+    }
+
     pub fn session_config(&self) -> SessionConfig {
         let mut config = SessionConfig::new().with_information_schema(true);
         if let Some(n) = self.target_partitions {

@@ -23,6 +23,9 @@ pub enum Error {
     /// Another run holds the lake or the output directory.
     #[error("{0}")]
     Busy(String),
+    /// An object store could not be reached or refused a request.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
     #[error("query engine: {0}")]
     Engine(#[from] datafusion::error::DataFusionError),
 }

@@ -12,6 +12,7 @@
 //! reports exactly. Parts are written beside their final name and renamed
 //! into place: a reader never sees half a part.
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -24,6 +25,7 @@ use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties}
 use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
 use serde::{Deserialize, Serialize};
 
+use crate::store::{Remote, StoreError};
 use crate::tables::Table;
 
 /// Rows per Parquet row group: fine enough for min/max pruning on sorted
@@ -66,11 +68,51 @@ pub struct PartInfo {
 #[derive(Debug, Clone)]
 pub struct Lake {
     root: PathBuf,
+    /// When the lake lives on an object store: the store. `root` is then the
+    /// local stand-in that ingest writes to before parts are uploaded.
+    remote: Option<Remote>,
 }
 
 impl Lake {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Lake { root: root.into() }
+        Lake { root: root.into(), remote: None }
+    }
+
+    /// The same lake, read from `remote`.
+    pub fn on(self, remote: Remote) -> Self {
+        Lake { remote: Some(remote), ..self }
+    }
+
+    /// Where a query reads a table's dataset: a directory, or a URL on the
+    /// object store (with a trailing slash, so it is read as a listing).
+    pub fn dataset_location(&self, table: &str, as_of: NaiveDate) -> String {
+        match &self.remote {
+            Some(r) => format!("{}/", r.url_of(&format!("{table}/as_of={as_of}"))),
+            None => self.table_dir(table, as_of).to_string_lossy().into_owned(),
+        }
+    }
+
+    /// Whether a table's dataset for `as_of` holds any part.
+    pub async fn has_parts(&self, table: &str, as_of: NaiveDate) -> Result<bool, StoreError> {
+        match &self.remote {
+            Some(r) => Ok(r.list(&format!("{table}/as_of={as_of}")).await?.iter().any(|(k, _)| k.ends_with(".parquet"))),
+            None => Ok(self.parts(table, as_of).map(|p| !p.is_empty()).unwrap_or(false)),
+        }
+    }
+
+    /// The as-of dates any table of the lake holds a dataset for.
+    pub async fn dates(&self) -> Result<BTreeSet<NaiveDate>, StoreError> {
+        let mut dates = BTreeSet::new();
+        for table in crate::tables::table_names() {
+            let names: Vec<String> = match &self.remote {
+                Some(r) => r.dirs(table).await?,
+                None => fs::read_dir(self.root.join(table))
+                    .map(|entries| entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+                    .unwrap_or_default(),
+            };
+            dates.extend(names.iter().filter_map(|n| n.strip_prefix("as_of=").and_then(crate::ingest::normalise::parse_date)));
+        }
+        Ok(dates)
     }
 
     pub fn root(&self) -> &Path {

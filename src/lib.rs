@@ -23,6 +23,8 @@ pub mod progress;
 pub mod publish;
 pub mod rules;
 pub mod sql;
+pub mod stage;
+pub mod store;
 pub mod tables;
 
 pub use error::Error;

@@ -13,7 +13,7 @@ use chrono::Local;
 
 use crate::Error;
 
-const LOCK_FILE: &str = ".fundwatch.lock";
+pub const LOCK_FILE: &str = ".fundwatch.lock";
 
 #[derive(Debug)]
 pub struct RunLock {

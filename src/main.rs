@@ -222,7 +222,7 @@ async fn dispatch(cli: Cli, progress: Progress) -> Result<Outcome, fundwatch::Er
         }
         Command::Cases { pipeline, as_of, status, region, rule, severity, format, out } => {
             let filter = commands::CaseFilter { statuses: status, region, rules: rule, severity };
-            commands::cases(&pipeline, as_of.as_deref(), &filter, format, out.as_deref())?;
+            commands::cases(&pipeline, as_of.as_deref(), &filter, format, out.as_deref()).await?;
         }
         Command::Rules { action: RulesAction::List, queries } => {
             let list = commands::rules_list(&queries)?;

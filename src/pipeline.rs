@@ -13,6 +13,7 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 
 use crate::params::Params;
+use crate::store::StoreConfig;
 use crate::tables::{self, Table};
 
 /// Default share of rejected rows above which a source fails the run.
@@ -83,6 +84,8 @@ struct RawPipeline {
     #[serde(default)]
     engine: RawEngine,
     #[serde(default)]
+    object_store: RawObjectStore,
+    #[serde(default)]
     params: toml::Table,
     #[serde(default)]
     rules: RawRules,
@@ -120,6 +123,18 @@ struct RawEngine {
     spill_dir: Option<String>,
     target_partitions: Option<usize>,
     scheduler: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawObjectStore {
+    endpoint: Option<String>,
+    region: Option<String>,
+    access_key_id: Option<String>,
+    secret_access_key: Option<String>,
+    session_token: Option<String>,
+    allow_http: Option<bool>,
+    timeout_seconds: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -311,6 +326,11 @@ pub struct Pipeline {
     pub params: Params,
     pub rules_dir: PathBuf,
     pub sources: Vec<Source>,
+    /// How `s3://` locations are reached.
+    pub object_store: StoreConfig,
+    /// Local directories that stand in for remote locations, with the URL
+    /// that lineage and reports show instead.
+    pub shown_as: Vec<(PathBuf, String)>,
 }
 
 impl Pipeline {
@@ -360,6 +380,11 @@ impl Pipeline {
     /// the pipeline's directory where possible, so the lake does not depend on
     /// where the project is checked out.
     pub fn display_path(&self, path: &Path) -> String {
+        for (dir, url) in &self.shown_as {
+            if let Ok(rest) = path.strip_prefix(dir) {
+                return format!("{url}/{}", rest.to_string_lossy().replace('\\', "/"));
+            }
+        }
         path.strip_prefix(&self.dir)
             .map(|p| p.to_string_lossy().into_owned())
             .unwrap_or_else(|_| path.to_string_lossy().into_owned())
@@ -402,6 +427,29 @@ fn build(file: &Path, dir: PathBuf, raw: RawPipeline, problems: &mut Vec<ConfigP
 
     let params = Params::from_table(&raw.params, problems);
 
+    let mut check_location = |at: &str, path: &str| {
+        if crate::store::is_url(path) {
+            if let Err(m) = crate::store::check_url(path) {
+                problems.push(ConfigProblem { at: at.to_string(), message: m });
+            }
+        }
+    };
+    check_location("lake.path", &raw.lake.path);
+    check_location("publish.path", &raw.publish.path);
+    for (name, s) in &raw.sources {
+        check_location(&format!("sources.{name}.path"), &s.path);
+    }
+    let os = raw.object_store;
+    let object_store = StoreConfig {
+        endpoint: os.endpoint,
+        region: os.region,
+        access_key_id: os.access_key_id,
+        secret_access_key: os.secret_access_key,
+        session_token: os.session_token,
+        allow_http: os.allow_http,
+        timeout_seconds: os.timeout_seconds,
+    };
+
     let mut sources = Vec::new();
     for (name, rs) in raw.sources {
         if let Some(s) = build_source(&dir, &name, rs, raw.ingest.fail_on_stale, quarantine_threshold, problems) {
@@ -428,6 +476,8 @@ fn build(file: &Path, dir: PathBuf, raw: RawPipeline, problems: &mut Vec<ConfigP
         params,
         rules_dir: lexical_join(&dir, Path::new(raw.rules.dir.as_deref().unwrap_or("../queries"))),
         sources,
+        object_store,
+        shown_as: Vec::new(),
         dir,
     }
 }

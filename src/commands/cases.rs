@@ -11,9 +11,20 @@ use super::SqlFormat;
 use crate::Error;
 use crate::cases::{Case, Status, table};
 use crate::ingest::normalise::{self, format_cents};
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Location, Pipeline};
+use crate::stage;
+use crate::store::Remote;
 use crate::publish;
 use crate::rules::Severity;
+
+/// A file removed when it goes out of use.
+struct RemoveOnDrop(std::path::PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
 
 /// What to show.
 #[derive(Debug, Default)]
@@ -24,20 +35,41 @@ pub struct CaseFilter {
     pub severity: Option<String>,
 }
 
-pub fn cases(file: &Path, as_of: Option<&str>, filter: &CaseFilter, format: SqlFormat, out: Option<&Path>) -> Result<usize, Error> {
+pub async fn cases(file: &Path, as_of: Option<&str>, filter: &CaseFilter, format: SqlFormat, out: Option<&Path>) -> Result<usize, Error> {
     let pipeline = Pipeline::load(file)?;
-    let root = super::out_root(&pipeline)?;
-    let dir = match as_of {
-        Some(text) => {
-            let d = normalise::parse_date(text).ok_or_else(|| Error::Usage(format!("--as-of \"{text}\" is not a date")))?;
-            publish::run_dir(&root, d)
-        }
-        None => root.join("latest"),
+    let date = match as_of {
+        Some(text) => Some(normalise::parse_date(text).ok_or_else(|| Error::Usage(format!("--as-of \"{text}\" is not a date")))?),
+        None => None,
     };
-    let path = dir.join("cases.parquet");
-    if !path.is_file() {
-        return Err(Error::Usage(format!("{} does not exist: no run has been published there yet", path.display())));
-    }
+    // A publication on an object store is found through its pointer and
+    // its case table copied here for the time of reading.
+    let mut _downloaded = None;
+    let path = match &pipeline.publish.location {
+        Location::Url(url) => {
+            let remote = Remote::connect(url, &pipeline.object_store).await?;
+            let pointer_name = date.map(stage::pointer_name).unwrap_or_else(|| stage::LATEST_POINTER.to_string());
+            let Some(bytes) = remote.get(&pointer_name).await? else {
+                return Err(Error::Usage(format!("{}: no run has been published there yet", remote.url_of(&pointer_name))));
+            };
+            let pointer: stage::Pointer = serde_json::from_slice(&bytes)
+                .map_err(|e| Error::Output { path: remote.url_of(&pointer_name), message: format!("not a publication pointer: {e}") })?;
+            let local = std::env::temp_dir().join(format!("fundwatch-cases-{}.parquet", std::process::id()));
+            remote.download(&format!("{}cases.parquet", pointer.run), &local).await?;
+            _downloaded = Some(RemoveOnDrop(local.clone()));
+            local
+        }
+        Location::Local(root) => {
+            let dir = match date {
+                Some(d) => publish::run_dir(root, d),
+                None => root.join("latest"),
+            };
+            let path = dir.join("cases.parquet");
+            if !path.is_file() {
+                return Err(Error::Usage(format!("{} does not exist: no run has been published there yet", path.display())));
+            }
+            path
+        }
+    };
     for s in &filter.statuses {
         if Status::parse(s).is_none() {
             return Err(Error::Usage(format!("--status {s}: one of new, open, resolved, suppressed")));

@@ -27,7 +27,9 @@ use crate::ingest::{self, FileStatus, IngestReport};
 use crate::pipeline::{Location, Pipeline};
 use crate::progress::Progress;
 use crate::cases::{Case, history};
+use crate::lake::Lake;
 use crate::lock::RunLock;
+use crate::stage::Staged;
 use crate::publish::followup::FollowupRow;
 use crate::publish::labels::Labels;
 use crate::publish::{self, CaseSummary, Manifest};
@@ -75,13 +77,17 @@ fn fed_tables(pipeline: &Pipeline) -> BTreeSet<&'static str> {
 /// `fundwatch check`: the pipeline file, every extract it names, every rule it runs.
 pub async fn check(file: &Path) -> Result<CheckReport, Error> {
     let pipeline = Pipeline::load(file)?;
-    let problems = ingest::check_sources(&pipeline);
+    // Extracts on an object store are looked at in a downloaded copy.
+    let staged = Staged::open(pipeline, &format!("fundwatch check {}", file.display())).await?;
+    staged.fetch_sources().await?;
+    let pipeline = &staged.pipeline;
+    let problems = ingest::check_sources(pipeline);
     if !problems.is_empty() {
         return Err(Error::Check { file: file.to_string_lossy().into_owned(), problems });
     }
-    let as_of = resolve_as_of(None, &pipeline)?;
-    let catalogue = plan_rules(&pipeline, as_of).await?;
-    let fed = fed_tables(&pipeline);
+    let as_of = resolve_as_of(None, pipeline)?;
+    let catalogue = plan_rules(pipeline, as_of).await?;
+    let fed = fed_tables(pipeline);
     let rules_skipped = catalogue
         .rules
         .iter()
@@ -127,16 +133,28 @@ impl CheckReport {
 pub async fn ingest(file: &Path, as_of: Option<&str>, progress: &Progress) -> Result<IngestReport, Error> {
     let pipeline = Pipeline::load(file)?;
     let as_of = resolve_as_of(as_of, &pipeline)?;
+    let command = format!("fundwatch ingest {}", file.display());
+    let staged = Staged::open(pipeline, &command).await?;
+    let pipeline = &staged.pipeline;
     let engine = Engine::new(&pipeline.engine)?;
-    let lake = ingest::lake_of(&pipeline)?;
-    let _lock = RunLock::acquire(&[lake.root()], &format!("fundwatch ingest {}", file.display()))?;
-    Ok(ingest::run(&pipeline, as_of, &engine, progress).await?)
+    staged.register(&engine);
+    let lake = ingest::lake_of(pipeline)?;
+    let _lock = RunLock::acquire(&[lake.root()], &command)?;
+    staged.fetch_sources().await?;
+    staged.fetch_lake(as_of).await?;
+    let mut report = ingest::run(pipeline, as_of, &engine, progress).await?;
+    staged.push_lake(as_of).await?;
+    if let Some(remote) = &staged.lake {
+        report.lake = remote.url().to_string();
+    }
+    Ok(report)
 }
 
 #[derive(Serialize)]
 pub struct RunReport {
-    /// The published directory (`out/<as_of>`).
-    pub published: PathBuf,
+    /// Where the run was published: the directory `out/<as_of>`, or the
+    /// run's prefix on an object store.
+    pub published: String,
     /// Wall time of each stage, in seconds.
     pub stages: Stages,
     #[serde(flatten)]
@@ -175,11 +193,10 @@ fn check_only(catalogue: &Catalogue, only: &[String]) -> Result<(), Error> {
 }
 
 /// A session over the lake's dataset for `as_of`, with the helpers and views.
-pub async fn lake_session(pipeline: &Pipeline, engine: &Engine, catalogue: &Catalogue, as_of: NaiveDate) -> Result<SessionContext, Error> {
-    let lake = ingest::lake_of(pipeline)?;
+pub async fn lake_session(pipeline: &Pipeline, lake: &Lake, engine: &Engine, catalogue: &Catalogue, as_of: NaiveDate) -> Result<SessionContext, Error> {
     let ctx = engine.session();
     crate::sql::register_helpers(&ctx, as_of);
-    crate::sql::register_lake(&ctx, &lake, as_of).await?;
+    crate::sql::register_lake(&ctx, lake, as_of).await?;
     crate::rules::run::register_views(&ctx, catalogue, &pipeline.params.resolve(as_of)).await?;
     Ok(ctx)
 }
@@ -188,7 +205,7 @@ pub fn out_root(pipeline: &Pipeline) -> Result<PathBuf, Error> {
     match &pipeline.publish.location {
         Location::Local(p) => Ok(p.clone()),
         Location::Url(u) => Err(Error::Usage(format!(
-            "publish.path = \"{u}\": publishing to an object store is not supported by this build"
+            "publish.path = \"{u}\": a publication on an object store is written through its local stand-in (stage)"
         ))),
     }
 }
@@ -220,20 +237,30 @@ pub async fn run(file: &Path, as_of: Option<&str>, only: &[String], progress: &P
     };
     let pipeline = Pipeline::load(file)?;
     let as_of = resolve_as_of(as_of, &pipeline)?;
-    let out_root = out_root(&pipeline)?;
-    let lake = ingest::lake_of(&pipeline)?;
     // A broken rule stops the run before anything is read.
     let catalogue = plan_rules(&pipeline, as_of).await?;
     check_only(&catalogue, only)?;
-    let _lock = RunLock::acquire(&[lake.root(), &out_root], &format!("fundwatch run {}", file.display()))?;
+    let command = format!("fundwatch run {}", file.display());
+    let staged = Staged::open(pipeline, &command).await?;
+    let pipeline = &staged.pipeline;
+    let out_root = out_root(pipeline)?;
+    let lake = ingest::lake_of(pipeline)?;
+    let _lock = RunLock::acquire(&[lake.root(), &out_root], &command)?;
     let engine = Engine::new(&pipeline.engine)?;
+    staged.register(&engine);
     stages.plan = lap();
-    let report = ingest::run(&pipeline, as_of, &engine, progress).await?;
+    staged.fetch_sources().await?;
+    staged.fetch_lake(as_of).await?;
+    let mut report = ingest::run(pipeline, as_of, &engine, progress).await?;
+    staged.push_lake(as_of).await?;
+    if let Some(remote) = &staged.lake {
+        report.lake = remote.url().to_string();
+    }
     stages.ingest = lap();
 
-    let ctx = lake_session(&pipeline, &engine, &catalogue, as_of).await?;
+    let ctx = lake_session(pipeline, &staged.lake()?, &engine, &catalogue, as_of).await?;
     let params = pipeline.params.resolve(as_of);
-    let fed = crate::rules::run::fed_with_columns(&ctx, &catalogue, &fed_tables(&pipeline)).await?;
+    let fed = crate::rules::run::fed_with_columns(&ctx, &catalogue, &fed_tables(pipeline)).await?;
     let fed: BTreeSet<&str> = fed.iter().map(String::as_str).collect();
     let outputs = crate::rules::run::run_all(&ctx, &catalogue, &params, &fed, only).await?;
     stages.rules = lap();
@@ -253,7 +280,7 @@ pub async fn run(file: &Path, as_of: Option<&str>, only: &[String], progress: &P
         None => Vec::new(),
     };
     let dispositions = history::read_dispositions(&ctx).await?;
-    let fed = fed_tables(&pipeline);
+    let fed = fed_tables(pipeline);
     let reference_warnings = ingest::references::check(&ctx, &fed).await?;
     let followups = followup_sample(&ctx, &catalogue).await?;
     let program_names: BTreeMap<String, String> =
@@ -315,6 +342,13 @@ pub async fn run(file: &Path, as_of: Option<&str>, only: &[String], progress: &P
         let bytes = std::fs::read(staging.join("cases.parquet")).map_err(|e| Error::output(staging, e))?;
         publish::write_atomic(&history_path, &bytes)
     })?;
+    // On an object store the history goes up before the pointers move, as
+    // it is committed before the links switch on a disk.
+    staged.push_history(as_of).await?;
+    let published = match staged.publish(&published, as_of).await? {
+        Some(url) => url,
+        None => published.display().to_string(),
+    };
     stages.publish = lap();
     stages.total = clock.elapsed().as_secs_f64();
     info!(
@@ -365,7 +399,7 @@ impl RunReport {
                 let _ = writeln!(out, "  ! {w}");
             }
         }
-        let _ = writeln!(out, "published: {}/ (summary.html, cases.xlsx, by_region/, followup/, outreach/, manifest.json)", self.published.display());
+        let _ = writeln!(out, "published: {}/ (summary.html, cases.xlsx, by_region/, followup/, outreach/, manifest.json)", self.published.trim_end_matches('/'));
         let t = &self.stages;
         let _ = writeln!(
             out,

@@ -3,14 +3,13 @@
 use std::io::{IsTerminal, Read, Write};
 use std::path::Path;
 
-use chrono::{Local, NaiveDate};
+use chrono::Local;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::sql::parser::{DFParser, Statement as DfStatement};
 use datafusion::sql::sqlparser::ast::Statement;
 
 use crate::Error;
 use crate::engine::Engine;
-use crate::ingest;
 use crate::pipeline::Pipeline;
 use crate::rules::Catalogue;
 
@@ -20,21 +19,6 @@ pub enum SqlFormat {
     Csv,
     Json,
     Parquet,
-}
-
-/// The newest as-of date the lake holds a dataset for.
-fn latest_as_of(lake: &Path) -> Option<NaiveDate> {
-    let mut latest = None;
-    for table in crate::tables::table_names() {
-        let Ok(entries) = std::fs::read_dir(lake.join(table)) else { continue };
-        for e in entries.flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if let Some(d) = name.strip_prefix("as_of=").and_then(ingest::normalise::parse_date) {
-                latest = latest.max(Some(d));
-            }
-        }
-    }
-    latest
 }
 
 /// Only queries: a SELECT (or WITH, VALUES, EXPLAIN of one). Anything that
@@ -82,14 +66,17 @@ pub async fn sql(
     refuse_writes(&text)?;
 
     let pipeline = Pipeline::load(file)?;
-    let lake = ingest::lake_of(&pipeline)?;
+    let engine = Engine::new(&pipeline.engine)?;
+    let lake = crate::stage::read_lake(&pipeline, &engine).await?;
     let as_of = match as_of {
         Some(_) => super::resolve_as_of(as_of, &pipeline)?,
-        None => pipeline.params.as_of().or_else(|| latest_as_of(lake.root())).unwrap_or_else(|| Local::now().date_naive()),
+        None => match pipeline.params.as_of() {
+            Some(d) => d,
+            None => lake.dates().await?.last().copied().unwrap_or_else(|| Local::now().date_naive()),
+        },
     };
-    let engine = Engine::new(&pipeline.engine)?;
     let catalogue = Catalogue::load(&pipeline.rules_dir)?;
-    let ctx = super::lake_session(&pipeline, &engine, &catalogue, as_of).await?;
+    let ctx = super::lake_session(&pipeline, &lake, &engine, &catalogue, as_of).await?;
     crate::rules::run::register_rules(&ctx, &catalogue, &pipeline.params.resolve(as_of)).await?;
     let df = ctx.sql_with_options(&text, crate::sql::read_only()).await.map_err(|e| Error::Usage(format!("{e}")))?;
     let batches = df.collect().await?;

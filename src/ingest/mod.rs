@@ -189,7 +189,7 @@ pub fn lake_of(pipeline: &Pipeline) -> Result<Lake, IngestError> {
         Location::Local(p) => Ok(Lake::new(p.clone())),
         Location::Url(u) => Err(IngestError::Lake {
             path: u.clone(),
-            message: "a lake on an object store is not supported by this build".into(),
+            message: "a lake on an object store is written through its local stand-in (stage)".into(),
         }),
     }
 }

@@ -38,25 +38,27 @@ pub async fn register_lake(ctx: &SessionContext, lake: &Lake, as_of: NaiveDate) 
     let mut registered = Registered::default();
     for table in tables::TABLES {
         let schema = table.schema();
-        let dir = lake.table_dir(table.name, as_of);
-        if lake.parts(table.name, as_of).map(|p| !p.is_empty()).unwrap_or(false) {
+        if has_parts(lake, table.name, as_of).await? {
             let options = ParquetReadOptions::default().schema(&schema);
-            ctx.register_parquet(table.name, dir.to_string_lossy().as_ref(), options).await?;
+            ctx.register_parquet(table.name, lake.dataset_location(table.name, as_of), options).await?;
             registered.with_data.insert(table.name);
         } else {
             ctx.register_table(table.name, Arc::new(MemTable::try_new(schema, vec![vec![]])?))?;
             registered.empty.insert(table.name);
         }
     }
-    let q = lake.table_dir(lake::QUARANTINE, as_of);
-    if lake.parts(lake::QUARANTINE, as_of).map(|p| !p.is_empty()).unwrap_or(false) {
+    if has_parts(lake, lake::QUARANTINE, as_of).await? {
         let schema = lake::quarantine_schema();
         let options = ParquetReadOptions::default().schema(&schema);
-        ctx.register_parquet(lake::QUARANTINE, q.to_string_lossy().as_ref(), options).await?;
+        ctx.register_parquet(lake::QUARANTINE, lake.dataset_location(lake::QUARANTINE, as_of), options).await?;
     } else {
         ctx.register_table(lake::QUARANTINE, Arc::new(MemTable::try_new(lake::quarantine_schema(), vec![vec![]])?))?;
     }
     Ok(registered)
+}
+
+async fn has_parts(lake: &Lake, table: &str, as_of: NaiveDate) -> Result<bool> {
+    lake.has_parts(table, as_of).await.map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))
 }
 
 /// Analyst SQL reads and nothing else: no DDL, no DML (which covers COPY),

@@ -10,3 +10,4 @@ mod ingest;
 mod publish;
 mod rules;
 mod sample;
+mod store;
