@@ -45,6 +45,15 @@ impl Engine {
         Ok(Engine { runtime: RuntimeEnvBuilder::new().build_arc()?, target_partitions: None })
     }
 
+    /// The runtime sessions share: memory pool, spill directory, object stores.
+    pub fn runtime(&self) -> Arc<RuntimeEnv> {
+        self.runtime.clone()
+    }
+
+    pub fn target_partitions(&self) -> Option<usize> {
+        self.target_partitions
+    }
+
     /// Lets every session read `url` (`s3://bucket`) through `store`.
     pub fn register_store(&self, url: &url::Url, store: std::sync::Arc<dyn object_store::ObjectStore>) {
         self.runtime.register_object_store(url, store);

@@ -26,6 +26,9 @@ pub enum Error {
     /// An object store could not be reached or refused a request.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// A Ballista scheduler or executor could not be reached or started.
+    #[error("{0}")]
+    Cluster(String),
     #[error("query engine: {0}")]
     Engine(#[from] datafusion::error::DataFusionError),
 }

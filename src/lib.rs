@@ -8,6 +8,8 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod cases;
+#[cfg(feature = "cluster")]
+pub mod cluster;
 pub mod commands;
 pub mod demo;
 pub mod engine;

@@ -145,6 +145,43 @@ enum Command {
         #[arg(long)]
         portable: bool,
     },
+    /// Start a Ballista scheduler that knows fundwatch's helpers ([engine] kind = "ballista").
+    #[cfg(feature = "cluster")]
+    Scheduler {
+        /// The address to listen on.
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: String,
+        #[arg(long, default_value_t = 50050)]
+        port: u16,
+        /// A pipeline file whose lake is on an object store: the scheduler reads it there.
+        #[arg(long, value_name = "PIPELINE")]
+        lake_of: Option<PathBuf>,
+    },
+    /// Start a Ballista executor that knows fundwatch's helpers, registered with a scheduler.
+    #[cfg(feature = "cluster")]
+    Executor {
+        /// The scheduler to register with.
+        #[arg(long, default_value = "df://127.0.0.1:50050")]
+        scheduler: String,
+        /// The address to listen on.
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: String,
+        /// Arrow Flight port: clients and other executors fetch results here.
+        #[arg(long, default_value_t = 50051)]
+        port: u16,
+        /// gRPC port: the scheduler hands out tasks here.
+        #[arg(long, default_value_t = 50052)]
+        grpc_port: u16,
+        /// Where shuffle files and spills go (default: a directory in the temporary directory).
+        #[arg(long)]
+        work_dir: Option<PathBuf>,
+        /// Tasks at a time (default: one per core).
+        #[arg(long, default_value_t = 0)]
+        vcores: usize,
+        /// A pipeline file whose lake is on an object store: the executor reads it there.
+        #[arg(long, value_name = "PIPELINE")]
+        lake_of: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -168,7 +205,9 @@ fn init_logging(output: &Output, progress: &Progress) {
             _ => "debug",
         }
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    // Ballista narrates every job at info; its warnings are what an operator needs.
+    let quiet_cluster = "ballista=warn,ballista_core=warn,ballista_scheduler=warn,ballista_executor=warn";
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(format!("{default},{quiet_cluster}")));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
@@ -235,6 +274,18 @@ async fn dispatch(cli: Cli, progress: Progress) -> Result<Outcome, fundwatch::Er
                 return Ok(Outcome::Failed);
             }
         }
+        #[cfg(feature = "cluster")]
+        Command::Scheduler { bind, port, lake_of } => {
+            let stores = commands::cluster_stores(lake_of.as_deref()).await?;
+            fundwatch::cluster::scheduler(&bind, port, stores).await?;
+        }
+        #[cfg(feature = "cluster")]
+        Command::Executor { scheduler, bind, port, grpc_port, work_dir, vcores, lake_of } => {
+            let stores = commands::cluster_stores(lake_of.as_deref()).await?;
+            let vcores = if vcores == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2) } else { vcores };
+            let options = fundwatch::cluster::ExecutorOptions { scheduler, bind, port, grpc_port, work_dir, vcores };
+            fundwatch::cluster::executor(options, stores).await?;
+        }
         Command::Demo { households, out, seed, as_of, portable } => {
             let report = commands::demo(households, &out, seed, &as_of, portable)?;
             print(json, &report, commands::render_demo);
@@ -249,7 +300,12 @@ fn main() -> ExitCode {
     let progress = Progress::new(show_bars);
     init_logging(&cli.output, &progress);
     let json = cli.output.json;
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        // Plans of the larger rules are deep trees; encoding one for a
+        // cluster recurses far.
+        .thread_stack_size(16 * 1024 * 1024)
+        .enable_all()
+        .build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");

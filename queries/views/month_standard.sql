@@ -11,7 +11,9 @@ WITH places AS (
 ),
 months AS (
   SELECT DISTINCT period FROM payouts
-  UNION SELECT month_of($as_of) AS period
+  -- VALUES, not a bare SELECT: a one-row SELECT under a UNION trips Ballista 55's
+  -- per-task plan pruning, and the job never finishes.
+  UNION SELECT column1 AS period FROM (VALUES (month_of($as_of)))
 ),
 candidates AS (
   SELECT pl.region_code, pl.program, m.period, s.monthly_standard,

@@ -129,6 +129,22 @@ impl CheckReport {
     }
 }
 
+/// The object store a cluster process reads a pipeline's lake from (none
+/// for a lake on a disk, or without a pipeline).
+#[cfg(feature = "cluster")]
+pub async fn cluster_stores(pipeline: Option<&Path>) -> Result<crate::cluster::Stores, Error> {
+    let Some(file) = pipeline else { return Ok(Vec::new()) };
+    let pipeline = Pipeline::load(file)?;
+    match &pipeline.lake {
+        Location::Url(u) => {
+            let remote = crate::store::Remote::connect(u, &pipeline.object_store).await?;
+            let (url, store) = remote.registration();
+            Ok(vec![(url.clone(), store)])
+        }
+        Location::Local(_) => Ok(Vec::new()),
+    }
+}
+
 /// `fundwatch ingest`: extracts → lake.
 pub async fn ingest(file: &Path, as_of: Option<&str>, progress: &Progress) -> Result<IngestReport, Error> {
     let pipeline = Pipeline::load(file)?;
@@ -194,7 +210,17 @@ fn check_only(catalogue: &Catalogue, only: &[String]) -> Result<(), Error> {
 
 /// A session over the lake's dataset for `as_of`, with the helpers and views.
 pub async fn lake_session(pipeline: &Pipeline, lake: &Lake, engine: &Engine, catalogue: &Catalogue, as_of: NaiveDate) -> Result<SessionContext, Error> {
-    let ctx = engine.session();
+    let ctx = match (pipeline.engine.kind, pipeline.engine.scheduler.as_deref()) {
+        #[cfg(feature = "cluster")]
+        (crate::pipeline::EngineKind::Ballista, Some(scheduler)) => {
+            crate::cluster::session(scheduler, engine.runtime(), as_of, engine.target_partitions()).await?
+        }
+        #[cfg(not(feature = "cluster"))]
+        (crate::pipeline::EngineKind::Ballista, _) => {
+            return Err(Error::Usage("engine.kind = \"ballista\": this build has no cluster support (build with the `cluster` feature)".into()));
+        }
+        _ => engine.session(),
+    };
     crate::sql::register_helpers(&ctx, as_of);
     crate::sql::register_lake(&ctx, lake, as_of).await?;
     crate::rules::run::register_views(&ctx, catalogue, &pipeline.params.resolve(as_of)).await?;
@@ -248,6 +274,11 @@ pub async fn run(file: &Path, as_of: Option<&str>, only: &[String], progress: &P
     let _lock = RunLock::acquire(&[lake.root(), &out_root], &command)?;
     let engine = Engine::new(&pipeline.engine)?;
     staged.register(&engine);
+    // A cluster that cannot take the rules is known before anything is read.
+    #[cfg(feature = "cluster")]
+    if let (crate::pipeline::EngineKind::Ballista, Some(scheduler)) = (pipeline.engine.kind, pipeline.engine.scheduler.as_deref()) {
+        crate::cluster::ready(scheduler).await?;
+    }
     stages.plan = lap();
     staged.fetch_sources().await?;
     staged.fetch_lake(as_of).await?;

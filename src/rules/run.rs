@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::catalog::MemTable;
+use datafusion::datasource::empty::EmptyTable;
 use datafusion::dataframe::DataFrame;
 use datafusion::prelude::SessionContext;
 use serde::Serialize;
@@ -75,9 +75,7 @@ pub async fn register_rules(ctx: &SessionContext, catalogue: &Catalogue, params:
 /// Registers every canonical table empty: enough to plan every rule.
 pub fn register_empty_tables(ctx: &SessionContext) -> Result<(), RuleError> {
     for t in tables::TABLES {
-        let provider = MemTable::try_new(t.schema(), vec![vec![]])
-            .map_err(|e| RuleError::File { file: t.name.into(), message: e.to_string() })?;
-        ctx.register_table(t.name, Arc::new(provider))
+        ctx.register_table(t.name, Arc::new(EmptyTable::new(t.schema())))
             .map_err(|e| RuleError::File { file: t.name.into(), message: e.to_string() })?;
     }
     Ok(())

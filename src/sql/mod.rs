@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use datafusion::catalog::MemTable;
+use datafusion::datasource::empty::EmptyTable;
 use datafusion::error::Result;
 use datafusion::execution::options::ParquetReadOptions;
 use datafusion::execution::context::SQLOptions;
@@ -43,7 +43,8 @@ pub async fn register_lake(ctx: &SessionContext, lake: &Lake, as_of: NaiveDate) 
             ctx.register_parquet(table.name, lake.dataset_location(table.name, as_of), options).await?;
             registered.with_data.insert(table.name);
         } else {
-            ctx.register_table(table.name, Arc::new(MemTable::try_new(schema, vec![vec![]])?))?;
+            // EmptyTable, not a MemTable: a cluster can ship a plan that reads it.
+            ctx.register_table(table.name, Arc::new(EmptyTable::new(schema)))?;
             registered.empty.insert(table.name);
         }
     }
@@ -52,7 +53,7 @@ pub async fn register_lake(ctx: &SessionContext, lake: &Lake, as_of: NaiveDate) 
         let options = ParquetReadOptions::default().schema(&schema);
         ctx.register_parquet(lake::QUARANTINE, lake.dataset_location(lake::QUARANTINE, as_of), options).await?;
     } else {
-        ctx.register_table(lake::QUARANTINE, Arc::new(MemTable::try_new(lake::quarantine_schema(), vec![vec![]])?))?;
+        ctx.register_table(lake::QUARANTINE, Arc::new(EmptyTable::new(lake::quarantine_schema())))?;
     }
     Ok(registered)
 }

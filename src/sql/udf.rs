@@ -68,6 +68,26 @@ pub fn names() -> impl Iterator<Item = &'static str> {
     HELPERS.iter().map(|h| h.1)
 }
 
+datafusion::common::extensions_options! {
+    /// Session options the helpers read when they run. On a cluster only a
+    /// helper's name reaches the executors, so the run's date travels here,
+    /// with the query's settings.
+    pub struct HelperOptions {
+        /// The run's as-of date (YYYY-MM-DD); empty: the date the helpers were made with.
+        pub as_of: String, default = String::new()
+    }
+}
+
+impl datafusion::config::ConfigExtension for HelperOptions {
+    const PREFIX: &'static str = "fundwatch";
+}
+
+impl HelperOptions {
+    pub fn for_date(as_of: NaiveDate) -> Self {
+        HelperOptions { as_of: as_of.to_string() }
+    }
+}
+
 #[derive(Debug, PartialEq, Eq, Hash)]
 struct Udf {
     helper: Helper,
@@ -112,15 +132,21 @@ impl ScalarUDFImpl for Udf {
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let as_of = args
+            .config_options
+            .extensions
+            .get::<HelperOptions>()
+            .and_then(|o| NaiveDate::parse_from_str(&o.as_of, "%Y-%m-%d").ok())
+            .unwrap_or(self.as_of);
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
         let out: ArrayRef = match self.helper {
             Helper::IdValid => {
                 let ids = text(&arrays[0])?;
-                Arc::new(ids.iter().map(|id| id.map(|id| idcard::is_valid(id, self.as_of))).collect::<BooleanArray>())
+                Arc::new(ids.iter().map(|id| id.map(|id| idcard::is_valid(id, as_of))).collect::<BooleanArray>())
             }
             Helper::IdProblem => {
                 let ids = text(&arrays[0])?;
-                Arc::new(ids.iter().map(|id| id.and_then(|id| id_problem(id, self.as_of))).collect::<StringArray>())
+                Arc::new(ids.iter().map(|id| id.and_then(|id| id_problem(id, as_of))).collect::<StringArray>())
             }
             Helper::IdBirthDate => {
                 let ids = text(&arrays[0])?;

@@ -4,6 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod cli;
+#[cfg(feature = "cluster")]
+mod cluster;
 mod common;
 mod field;
 mod ingest;

@@ -14,7 +14,7 @@ use crate::common::{Project, repo, snapshot};
 use crate::rules::sample_project;
 
 /// A moto server on a free loopback port, stopped when dropped.
-struct Moto {
+pub struct Moto {
     child: Child,
     port: u16,
 }
@@ -43,7 +43,7 @@ fn moto_server() -> PathBuf {
 }
 
 impl Moto {
-    fn start() -> Moto {
+    pub fn start() -> Moto {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let child = Command::new(moto_server())
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
@@ -84,7 +84,7 @@ impl Moto {
         head.split_whitespace().nth(1)?.parse().ok()
     }
 
-    fn create_bucket(&self, name: &str) {
+    pub fn create_bucket(&self, name: &str) {
         assert_eq!(self.request("PUT", &format!("/{name}")), Some(200), "creating bucket {name}");
     }
 
@@ -104,7 +104,8 @@ impl Moto {
         }
     }
 
-    fn section(&self) -> String {
+    /// `[object_store]` for a pipeline file.
+    pub fn section(&self) -> String {
         format!(
             "\n[object_store]\nendpoint = \"{}\"\nregion = \"us-east-1\"\naccess_key_id = \"fundwatch\"\nsecret_access_key = \"fundwatch-secret\"\nallow_http = true\n",
             self.endpoint()
