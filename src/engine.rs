@@ -22,6 +22,9 @@ const TOP_CONSUMERS: usize = 5;
 pub struct Engine {
     runtime: Arc<RuntimeEnv>,
     target_partitions: Option<usize>,
+    /// Whether a memory limit is set: joins then sort and merge (which can
+    /// spill) instead of hashing (whose build side must fit).
+    limited: bool,
 }
 
 impl Engine {
@@ -37,12 +40,12 @@ impl Engine {
                 DiskManagerBuilder::default().with_mode(DiskManagerMode::Directories(vec![dir.clone()])),
             );
         }
-        Ok(Engine { runtime: builder.build_arc()?, target_partitions: config.target_partitions })
+        Ok(Engine { runtime: builder.build_arc()?, target_partitions: config.target_partitions, limited: config.memory_limit.is_some() })
     }
 
     /// A default engine: no memory limit, the OS temporary directory.
     pub fn unlimited() -> Result<Self> {
-        Ok(Engine { runtime: RuntimeEnvBuilder::new().build_arc()?, target_partitions: None })
+        Ok(Engine { runtime: RuntimeEnvBuilder::new().build_arc()?, target_partitions: None, limited: false })
     }
 
     /// The runtime sessions share: memory pool, spill directory, object stores.
@@ -63,6 +66,11 @@ impl Engine {
         let mut config = SessionConfig::new().with_information_schema(true);
         if let Some(n) = self.target_partitions {
             config = config.with_target_partitions(n);
+        }
+        if self.limited {
+            // A hash join's build side cannot spill: under a budget it fails
+            // the rule once the build side outgrows its share.
+            config.options_mut().optimizer.prefer_hash_join = false;
         }
         config
     }

@@ -8,6 +8,7 @@ use std::time::Instant;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::datasource::empty::EmptyTable;
+use datafusion::execution::memory_pool::MemoryLimit;
 use datafusion::dataframe::DataFrame;
 use datafusion::prelude::SessionContext;
 use serde::Serialize;
@@ -188,8 +189,10 @@ pub async fn run_all(
 ) -> Result<Vec<RuleOutput>, RuleError> {
     // Rules run a few at a time: much of a query is single-threaded (planning,
     // hash-table builds, final merges), so two rules side by side keep every
-    // core busy. Outputs keep the catalogue's order.
-    let parallel = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(1, 4);
+    // core busy — unless memory is budgeted: then one rule has the whole
+    // pool. Outputs keep the catalogue's order.
+    let budgeted = matches!(ctx.runtime_env().memory_pool.memory_limit(), MemoryLimit::Finite(_));
+    let parallel = if budgeted { 1 } else { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(1, 4) };
     let jobs = catalogue.rules.iter().filter(|r| only.is_empty() || only.contains(&r.id)).map(|rule| async move {
         let missing = unmet(rule, fed);
         let mut report = RuleReport {

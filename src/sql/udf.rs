@@ -336,6 +336,23 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_date_a_session_carries_overrides_the_date_the_helpers_were_made_with() {
+        // On a cluster the helpers are made wherever a task runs; the run's
+        // date reaches them in the session's settings.
+        let config = datafusion::prelude::SessionConfig::new()
+            .with_option_extension(HelperOptions::for_date(NaiveDate::from_ymd_opt(1949, 6, 1).unwrap()));
+        let ctx = SessionContext::new_with_config(config);
+        for udf in all(NaiveDate::from_ymd_opt(2024, 7, 15).unwrap()) {
+            ctx.register_udf(udf);
+        }
+        let sql = "SELECT id_valid('11010519491231002X'), id_problem('11010519491231002X')";
+        let rows = crate::sql::text_rows(&ctx.sql(sql).await.unwrap().collect().await.unwrap());
+        assert_eq!(rows[0][0], "false", "born after the session's as-of date");
+        assert_ne!(rows[0][1], "NULL");
+        assert_eq!(one("SELECT id_valid('11010519491231002X')").await, "true", "without the setting, the helpers' own date");
+    }
+
+    #[tokio::test]
     async fn every_helper_answers_its_documented_example() {
         let cases = [
             ("SELECT id_valid('11010519491231002X')", "true"),
