@@ -135,6 +135,7 @@ struct RawObjectStore {
     session_token: Option<String>,
     allow_http: Option<bool>,
     timeout_seconds: Option<u64>,
+    virtual_hosted_style: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -448,6 +449,7 @@ fn build(file: &Path, dir: PathBuf, raw: RawPipeline, problems: &mut Vec<ConfigP
         session_token: os.session_token,
         allow_http: os.allow_http,
         timeout_seconds: os.timeout_seconds,
+        virtual_hosted_style: os.virtual_hosted_style,
     };
 
     let mut sources = Vec::new();

@@ -136,7 +136,8 @@ impl Staged {
             let objects = s.remote.list("").await?;
             let mut n = 0;
             for (rel, _) in objects {
-                let named = rel == s.pattern
+                let named = s.pattern.is_empty()
+                    || rel == s.pattern
                     || rel.starts_with(&format!("{}/", s.pattern))
                     || glob.as_ref().is_some_and(|g| g.matches(&rel));
                 if named {
@@ -335,6 +336,7 @@ fn clear_dir(dir: &Path) -> Result<(), Error> {
 /// `s3://b/extracts/payouts/*.csv` → (`s3://b/extracts/payouts`, `*.csv`):
 /// the longest prefix without a glob character, up to a `/`, and the rest.
 fn split_pattern(url: &str) -> (String, String) {
+    let url = url.trim_end_matches('/');
     let scheme_end = url.find("://").map(|i| i + 3).unwrap_or(0);
     let glob_at = url.find(['*', '?', '[']).unwrap_or(url.len());
     let cut = url[..glob_at].rfind('/').filter(|&i| i >= scheme_end).unwrap_or(url.len());
@@ -355,5 +357,7 @@ mod tests {
         assert_eq!(split_pattern("s3://b/extracts/payouts.csv"), ("s3://b/extracts".into(), "payouts.csv".into()));
         assert_eq!(split_pattern("s3://b/x/2024-*/p.csv"), ("s3://b/x".into(), "2024-*/p.csv".into()));
         assert_eq!(split_pattern("s3://b/roster.xlsx"), ("s3://b".into(), "roster.xlsx".into()));
+        assert_eq!(split_pattern("s3://b/extracts/payouts/"), ("s3://b/extracts".into(), "payouts".into()));
+        assert_eq!(split_pattern("s3://b"), ("s3://b".into(), String::new()));
     }
 }

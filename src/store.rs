@@ -35,6 +35,9 @@ pub struct StoreConfig {
     pub allow_http: Option<bool>,
     /// Longest a single request may take (a part of an upload, a download).
     pub timeout_seconds: Option<u64>,
+    /// `bucket.endpoint/key` instead of `endpoint/bucket/key` (Aliyun OSS
+    /// wants it; MinIO and Ceph take either).
+    pub virtual_hosted_style: Option<bool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -160,9 +163,12 @@ impl Remote {
             max_retries: 2,
             retry_timeout: Duration::from_secs(15),
         };
-        // Path-style requests (`endpoint/bucket/key`) are what every
-        // S3-compatible store understands.
-        builder = builder.with_client_options(client).with_retry(retry).with_virtual_hosted_style_request(false);
+        // Path-style requests (`endpoint/bucket/key`) unless told otherwise:
+        // what a store on a private endpoint most often expects.
+        builder = builder
+            .with_client_options(client)
+            .with_retry(retry)
+            .with_virtual_hosted_style_request(config.virtual_hosted_style.unwrap_or(false));
         let store = builder.build().map_err(|e| StoreError::new(trimmed, first_line(&e.to_string()).to_string()))?;
         let remote = Remote { url: trimmed.to_string(), bucket, prefix, store: Arc::new(store) };
         remote.probe().await?;
