@@ -156,9 +156,15 @@ pub async fn ingest(file: &Path, as_of: Option<&str>, progress: &Progress) -> Re
     staged.register(&engine);
     let lake = ingest::lake_of(pipeline)?;
     let _lock = RunLock::acquire(&[lake.root()], &command)?;
+    ingest_staged(&staged, as_of, &engine, progress).await
+}
+
+/// Ingest through the stand-ins of remote locations: extracts and the
+/// date's lake dataset down first, new parts up after.
+async fn ingest_staged(staged: &Staged, as_of: NaiveDate, engine: &Engine, progress: &Progress) -> Result<IngestReport, Error> {
     staged.fetch_sources().await?;
     staged.fetch_lake(as_of).await?;
-    let mut report = ingest::run(pipeline, as_of, &engine, progress).await?;
+    let mut report = ingest::run(&staged.pipeline, as_of, engine, progress).await?;
     staged.push_lake(as_of).await?;
     if let Some(remote) = &staged.lake {
         report.lake = remote.url().to_string();
@@ -280,13 +286,7 @@ pub async fn run(file: &Path, as_of: Option<&str>, only: &[String], progress: &P
         crate::cluster::ready(scheduler).await?;
     }
     stages.plan = lap();
-    staged.fetch_sources().await?;
-    staged.fetch_lake(as_of).await?;
-    let mut report = ingest::run(pipeline, as_of, &engine, progress).await?;
-    staged.push_lake(as_of).await?;
-    if let Some(remote) = &staged.lake {
-        report.lake = remote.url().to_string();
-    }
+    let report = ingest_staged(&staged, as_of, &engine, progress).await?;
     stages.ingest = lap();
 
     let ctx = lake_session(pipeline, &staged.lake()?, &engine, &catalogue, as_of).await?;
