@@ -84,7 +84,7 @@ struct RawPipeline {
     #[serde(default)]
     engine: RawEngine,
     #[serde(default)]
-    object_store: RawObjectStore,
+    object_store: StoreConfig,
     #[serde(default)]
     params: toml::Table,
     #[serde(default)]
@@ -123,19 +123,6 @@ struct RawEngine {
     spill_dir: Option<String>,
     target_partitions: Option<usize>,
     scheduler: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawObjectStore {
-    endpoint: Option<String>,
-    region: Option<String>,
-    access_key_id: Option<String>,
-    secret_access_key: Option<String>,
-    session_token: Option<String>,
-    allow_http: Option<bool>,
-    timeout_seconds: Option<u64>,
-    virtual_hosted_style: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -440,17 +427,7 @@ fn build(file: &Path, dir: PathBuf, raw: RawPipeline, problems: &mut Vec<ConfigP
     for (name, s) in &raw.sources {
         check_location(&format!("sources.{name}.path"), &s.path);
     }
-    let os = raw.object_store;
-    let object_store = StoreConfig {
-        endpoint: os.endpoint,
-        region: os.region,
-        access_key_id: os.access_key_id,
-        secret_access_key: os.secret_access_key,
-        session_token: os.session_token,
-        allow_http: os.allow_http,
-        timeout_seconds: os.timeout_seconds,
-        virtual_hosted_style: os.virtual_hosted_style,
-    };
+    let object_store = raw.object_store;
 
     let mut sources = Vec::new();
     for (name, rs) in raw.sources {

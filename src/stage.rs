@@ -283,17 +283,24 @@ impl Staged {
     }
 }
 
+/// The object store a pipeline's lake is on, reached; none for a lake on a disk.
+pub async fn remote_lake(pipeline: &Pipeline) -> Result<Option<Remote>, Error> {
+    match &pipeline.lake {
+        Location::Local(_) => Ok(None),
+        Location::Url(u) => Ok(Some(Remote::connect(u, &pipeline.object_store).await?)),
+    }
+}
+
 /// The lake of a pipeline for reading only (analyst SQL): on an object
 /// store it is read in place, with nothing staged or locked.
 pub async fn read_lake(pipeline: &Pipeline, engine: &Engine) -> Result<Lake, Error> {
-    match &pipeline.lake {
-        Location::Local(p) => Ok(Lake::new(p.clone())),
-        Location::Url(u) => {
-            let remote = Remote::connect(u, &pipeline.object_store).await?;
+    match remote_lake(pipeline).await? {
+        Some(remote) => {
             let (url, store) = remote.registration();
             engine.register_store(url, store);
             Ok(Lake::new(PathBuf::new()).on(remote))
         }
+        None => Ok(crate::ingest::lake_of(pipeline)?),
     }
 }
 

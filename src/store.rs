@@ -25,7 +25,8 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(20);
 /// usual AWS environment variable (`AWS_ENDPOINT_URL`, `AWS_REGION`,
 /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`,
 /// `AWS_ALLOW_HTTP`).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct StoreConfig {
     pub endpoint: Option<String>,
     pub region: Option<String>,

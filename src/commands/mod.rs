@@ -135,14 +135,14 @@ impl CheckReport {
 pub async fn cluster_stores(pipeline: Option<&Path>) -> Result<crate::cluster::Stores, Error> {
     let Some(file) = pipeline else { return Ok(Vec::new()) };
     let pipeline = Pipeline::load(file)?;
-    match &pipeline.lake {
-        Location::Url(u) => {
-            let remote = crate::store::Remote::connect(u, &pipeline.object_store).await?;
+    Ok(crate::stage::remote_lake(&pipeline)
+        .await?
+        .map(|remote| {
             let (url, store) = remote.registration();
-            Ok(vec![(url.clone(), store)])
-        }
-        Location::Local(_) => Ok(Vec::new()),
-    }
+            (url.clone(), store)
+        })
+        .into_iter()
+        .collect())
 }
 
 /// `fundwatch ingest`: extracts → lake.
