@@ -1,6 +1,7 @@
 -- id: amount_mismatch
 -- title: 超标准/与核定金额不符
 -- severity: medium
+-- materialize: off, approved
 -- catalogue: core
 -- subject: id_no, program, period
 -- description: A payout that differs from the approved monthly amount of the roster record
@@ -11,11 +12,28 @@
 -- basis: 《社会救助暂行办法》(国务院令第649号) 第十条：按家庭人均收入低于当地最低生活
 --   保障标准的差额发放；《中央财政困难群众救助补助资金管理办法》(财社〔2017〕58号)：
 --   按核定标准足额发放，不得超标准发放。
-WITH approved AS (
+WITH off AS (
+  -- The approved amount a payout is judged by is one of the records covering it: a payout
+  -- within the tolerance of every such record, and within the standard, cannot be a case.
+  -- The few that are not are gathered first.
+  SELECT p.payout_id
+  FROM paid p
+  JOIN roster_cover r
+    ON r.id_no = p.id_no AND r.program = p.program
+   AND r.start_period <= p.period AND p.period <= r.cover_until
+  WHERE abs(p.amount - r.approved_amount) > $amount_tolerance
+  UNION
+  SELECT p.payout_id
+  FROM paid p
+  JOIN month_standard s ON s.region_code = p.region_code AND s.program = p.program AND s.period = p.period
+  WHERE p.amount > s.monthly_standard
+),
+approved AS (
   SELECT p.payout_id,
          COALESCE(MAX(CASE WHEN r.region_code = p.region_code THEN r.approved_amount END),
                   MAX(r.approved_amount)) AS approved_amount
-  FROM paid p
+  FROM off o
+  JOIN paid p ON p.payout_id = o.payout_id
   JOIN roster_cover r
     ON r.id_no = p.id_no AND r.program = p.program
    AND r.start_period <= p.period AND p.period <= r.cover_until

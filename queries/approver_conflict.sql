@@ -1,6 +1,7 @@
 -- id: approver_conflict
 -- title: 优亲厚友/审批不相容
 -- severity: high
+-- materialize: conflicts
 -- catalogue: field
 -- subject: household_id, program
 -- optional: residents

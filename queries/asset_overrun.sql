@@ -1,6 +1,7 @@
 -- id: asset_overrun
 -- title: 家庭财产超标
 -- severity: medium
+-- materialize: households, members
 -- catalogue: core
 -- subject: household_id, program
 -- description: Households active on the as-of date in a means-tested program

@@ -1,6 +1,7 @@
 -- id: count_spike
 -- title: 人数异常波动
 -- severity: low
+-- materialize: heads
 -- catalogue: core
 -- subject: region_code, program, period
 -- description: A county's (first six digits of the region code) head count of a program in a
@@ -16,10 +17,10 @@ WITH heads AS (
   GROUP BY left(region_code, 6), program, period
 ),
 months AS (
-  SELECT DISTINCT period FROM paid
+  SELECT DISTINCT period FROM heads
 ),
 cells AS (
-  SELECT DISTINCT left(region_code, 6) AS county, program FROM paid
+  SELECT DISTINCT county, program FROM heads
 ),
 -- Every county × program × month of the extract, a month without payouts counting zero,
 -- next to the month before it (heads is computed once; LAG reads the previous month).

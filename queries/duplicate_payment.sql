@@ -1,6 +1,7 @@
 -- id: duplicate_payment
 -- title: 重复发放
 -- severity: high
+-- materialize: hits
 -- catalogue: core
 -- subject: id_no, program, period
 -- description: The same person paid more than once for the same program and month by the

@@ -1,6 +1,7 @@
 -- id: exclusive_benefits
 -- title: 重复享受互斥待遇
 -- severity: high
+-- materialize: candidates, monthly
 -- catalogue: core
 -- subject: id_no, conflict
 -- description: The same person paid, for the same month, by two programs of one exclusive
@@ -10,32 +11,39 @@
 -- basis: 《社会救助暂行办法》(国务院令第649号) 第十四条、《特困人员认定办法》(民发〔2021〕
 --   43号)：特困人员不再同时享受最低生活保障；同一对象不得在两地重复享受同一救助。
 -- optional: programs
--- One cheap pass finds the few people paid by two programs, or in two regions, in a
--- month; only their payouts are gathered and compared.
-WITH candidates AS (
-  SELECT id_no, period
-  FROM paid
-  GROUP BY id_no, period
-  HAVING MIN(program) <> MAX(program) OR MIN(region_code) <> MAX(region_code)
+-- One cheap pass counts each person's payouts per month and per conflict key (the
+-- exclusive group of the program, else the program itself); only the few people with two
+-- under one key are gathered and compared.
+WITH keyed AS (
+  SELECT p.id_no, p.period, p.program, p.region_code, p.name, p.household_id, p.amount,
+         g.exclusive_group, COALESCE(g.exclusive_group, p.program) AS conflict_key
+  FROM paid p
+  LEFT JOIN programs g ON g.program = p.program
+),
+candidates AS (
+  SELECT id_no, period, conflict_key
+  FROM keyed
+  GROUP BY id_no, period, conflict_key
+  HAVING COUNT(*) > 1
 ),
 monthly AS (
-  SELECT p.id_no, p.program, p.region_code, p.period, MAX(p.name) AS name, MAX(p.household_id) AS household_id,
-         SUM(p.amount) AS amount
-  FROM paid p
-  JOIN candidates c ON c.id_no = p.id_no AND c.period = p.period
-  GROUP BY p.id_no, p.program, p.region_code, p.period
+  SELECT k.id_no, k.program, k.region_code, k.period, MAX(k.exclusive_group) AS exclusive_group,
+         MAX(k.name) AS name, MAX(k.household_id) AS household_id, SUM(k.amount) AS amount
+  FROM candidates c
+  JOIN keyed k ON c.id_no = k.id_no AND c.period = k.period AND c.conflict_key = k.conflict_key
+  GROUP BY k.id_no, k.program, k.region_code, k.period
 ),
 by_group AS (
-  SELECT m.id_no, g.exclusive_group AS conflict, m.period,
-         MAX(m.name) AS name, MAX(m.household_id) AS household_id, MIN(m.region_code) AS region_code,
-         MIN(m.program) AS program,
-         SUM(m.amount) - MAX(m.amount) AS over,
-         string_agg(DISTINCT m.program, ',' ORDER BY m.program) AS programs,
-         array_to_string(array_sort(array_agg(DISTINCT m.region_code)), ',') AS regions
-  FROM monthly m
-  JOIN programs g ON g.program = m.program AND g.exclusive_group IS NOT NULL
-  GROUP BY m.id_no, g.exclusive_group, m.period
-  HAVING COUNT(DISTINCT m.program) > 1
+  SELECT id_no, exclusive_group AS conflict, period,
+         MAX(name) AS name, MAX(household_id) AS household_id, MIN(region_code) AS region_code,
+         MIN(program) AS program,
+         SUM(amount) - MAX(amount) AS over,
+         string_agg(DISTINCT program, ',' ORDER BY program) AS programs,
+         array_to_string(array_sort(array_agg(DISTINCT region_code)), ',') AS regions
+  FROM monthly
+  WHERE exclusive_group IS NOT NULL
+  GROUP BY id_no, exclusive_group, period
+  HAVING COUNT(DISTINCT program) > 1
 ),
 by_region AS (
   SELECT id_no, program AS conflict, period,

@@ -1,6 +1,7 @@
 -- id: multiple_accounts
 -- title: 一人多卡/卡出多行
 -- severity: medium
+-- materialize: hits
 -- catalogue: field
 -- subject: id_no, period
 -- description: One person paid into two or more different accounts for the same month, by

@@ -1,6 +1,7 @@
 -- id: name_mismatch
 -- title: 身份信息不一致
 -- severity: medium
+-- materialize: keyed, flagged, known
 -- catalogue: field
 -- subject: id_no
 -- optional: residents

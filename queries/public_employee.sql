@@ -1,6 +1,7 @@
 -- id: public_employee
 -- title: 财政供养人员违规享受
 -- severity: high
+-- materialize: employed
 -- catalogue: core
 -- subject: household_id, program
 -- description: A recipient household (by the roster) with a member on the public payroll

@@ -1,6 +1,7 @@
 -- id: shared_account
 -- title: 一卡多人/人卡分离
 -- severity: medium
+-- materialize: deposit_in, outsiders
 -- catalogue: core
 -- subject: account_no
 -- description: A bank account that receives benefits for people of `shared_account_min` or

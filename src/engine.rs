@@ -25,6 +25,9 @@ pub struct Engine {
     /// Whether a memory limit is set: joins then sort and merge (which can
     /// spill) instead of hashing (whose build side must fit).
     limited: bool,
+    /// DataFusion's settings from `DATAFUSION_*` environment variables
+    /// (e.g. `DATAFUSION_EXECUTION_BATCH_SIZE`), read once.
+    base: SessionConfig,
 }
 
 impl Engine {
@@ -40,12 +43,17 @@ impl Engine {
                 DiskManagerBuilder::default().with_mode(DiskManagerMode::Directories(vec![dir.clone()])),
             );
         }
-        Ok(Engine { runtime: builder.build_arc()?, target_partitions: config.target_partitions, limited: config.memory_limit.is_some() })
+        Ok(Engine {
+            runtime: builder.build_arc()?,
+            target_partitions: config.target_partitions,
+            limited: config.memory_limit.is_some(),
+            base: SessionConfig::from_env()?,
+        })
     }
 
     /// A default engine: no memory limit, the OS temporary directory.
     pub fn unlimited() -> Result<Self> {
-        Ok(Engine { runtime: RuntimeEnvBuilder::new().build_arc()?, target_partitions: None, limited: false })
+        Ok(Engine { runtime: RuntimeEnvBuilder::new().build_arc()?, target_partitions: None, limited: false, base: SessionConfig::from_env()? })
     }
 
     /// The runtime sessions share: memory pool, spill directory, object stores.
@@ -63,7 +71,7 @@ impl Engine {
     }
 
     pub fn session_config(&self) -> SessionConfig {
-        let mut config = SessionConfig::new().with_information_schema(true);
+        let mut config = self.base.clone().with_information_schema(true);
         if let Some(n) = self.target_partitions {
             config = config.with_target_partitions(n);
         }

@@ -1,4 +1,5 @@
 -- view: allocation_cells
+-- materialize: once
 -- description: Every county (first six digits of the region code) × program × month with an
 --   allocation: what was allocated (with the latest allocation date and the documents), and
 --   what was paid and not sent back (`paid`, 0 when nothing was), with the number of payouts.

@@ -1,4 +1,5 @@
 -- view: month_standard
+-- materialize: once
 -- description: The monthly standard in force for each region code, program and month that
 --   the payouts, roster and resident registry mention (every paid month and the as-of
 --   month): the standard row of the longest region prefix that matches (a county's own
@@ -13,7 +14,7 @@ months AS (
   SELECT DISTINCT period FROM payouts
   -- VALUES, not a bare SELECT: a one-row SELECT under a UNION trips Ballista 55's
   -- per-task plan pruning, and the job never finishes.
-  UNION SELECT column1 AS period FROM (VALUES (month_of($as_of)))
+  UNION SELECT v.period FROM (VALUES (month_of($as_of))) AS v(period)
 ),
 candidates AS (
   SELECT pl.region_code, pl.program, m.period, s.monthly_standard,

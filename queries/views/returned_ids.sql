@@ -1,4 +1,5 @@
 -- view: returned_ids
+-- materialize: once
 -- description: The ids of the payouts the bank sent back, with the return that counts: the
 --   latest (by settled_on; on the same day a success outranks a failure) when it is failed or
 --   returned. Read from the bank return file alone, so `paid` needs one scan of the payouts.

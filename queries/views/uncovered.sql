@@ -1,4 +1,5 @@
 -- view: uncovered
+-- materialize: once
 -- description: Payouts that reached the recipient for a month no roster record of the same
 --   person and program covers.
 SELECT p.*

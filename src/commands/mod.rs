@@ -64,7 +64,7 @@ pub async fn plan_rules(pipeline: &Pipeline, as_of: NaiveDate) -> Result<Catalog
     crate::rules::run::register_empty_tables(&ctx)?;
     crate::sql::register_helpers(&ctx, as_of);
     let params = pipeline.params.resolve(as_of);
-    crate::rules::run::register_views(&ctx, &catalogue, &params).await?;
+    crate::rules::run::register_views(&ctx, &catalogue, &params, crate::rules::run::Views::Inline).await?;
     crate::rules::run::check_all(&ctx, &catalogue, &params).await?;
     Labels::load(&pipeline.rules_dir, BTreeMap::new()).map_err(Error::Usage)?;
     Ok(catalogue)
@@ -216,20 +216,21 @@ fn check_only(catalogue: &Catalogue, only: &[String]) -> Result<(), Error> {
 
 /// A session over the lake's dataset for `as_of`, with the helpers and views.
 pub async fn lake_session(pipeline: &Pipeline, lake: &Lake, engine: &Engine, catalogue: &Catalogue, as_of: NaiveDate) -> Result<SessionContext, Error> {
-    let ctx = match (pipeline.engine.kind, pipeline.engine.scheduler.as_deref()) {
+    use crate::rules::run::Views;
+    let (ctx, views) = match (pipeline.engine.kind, pipeline.engine.scheduler.as_deref()) {
         #[cfg(feature = "cluster")]
         (crate::pipeline::EngineKind::Ballista, Some(scheduler)) => {
-            crate::cluster::session(scheduler, engine.runtime(), as_of, engine.target_partitions()).await?
+            (crate::cluster::session(scheduler, engine.runtime(), as_of, engine.target_partitions()).await?, Views::Inline)
         }
         #[cfg(not(feature = "cluster"))]
         (crate::pipeline::EngineKind::Ballista, _) => {
             return Err(Error::Usage("engine.kind = \"ballista\": this build has no cluster support (build with the `cluster` feature)".into()));
         }
-        _ => engine.session(),
+        _ => (engine.session(), Views::Once),
     };
     crate::sql::register_helpers(&ctx, as_of);
     crate::sql::register_lake(&ctx, lake, as_of).await?;
-    crate::rules::run::register_views(&ctx, catalogue, &pipeline.params.resolve(as_of)).await?;
+    crate::rules::run::register_views(&ctx, catalogue, &pipeline.params.resolve(as_of), views).await?;
     Ok(ctx)
 }
 
@@ -293,7 +294,21 @@ pub async fn run(file: &Path, as_of: Option<&str>, only: &[String], progress: &P
     let params = pipeline.params.resolve(as_of);
     let fed = crate::rules::run::fed_with_columns(&ctx, &catalogue, &fed_tables(pipeline)).await?;
     let fed: BTreeSet<&str> = fed.iter().map(String::as_str).collect();
-    let outputs = crate::rules::run::run_all(&ctx, &catalogue, &params, &fed, only).await?;
+    // Materialized CTEs are written next to the spill files (a cluster
+    // inlines them: its executors cannot read this machine's disk).
+    let scratch = match pipeline.engine.kind {
+        crate::pipeline::EngineKind::Ballista => None,
+        _ => {
+            let base = pipeline.engine.spill_dir.clone().unwrap_or_else(std::env::temp_dir);
+            let dir = tempfile::Builder::new().prefix("fundwatch-stages-").tempdir_in(&base).map_err(|e| Error::Output {
+                path: base.display().to_string(),
+                message: format!("cannot make a scratch directory for the rules: {e} (engine.spill_dir)"),
+            })?;
+            Some(dir)
+        }
+    };
+    let outputs = crate::rules::run::run_all(&ctx, &catalogue, &params, &fed, only, scratch.as_ref().map(|d| d.path())).await?;
+    drop(scratch);
     stages.rules = lap();
 
     let current: Vec<Case> = outputs

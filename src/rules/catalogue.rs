@@ -18,6 +18,13 @@
 //! only through a view that treats them as optional — and optional columns
 //! (`roster.category`) it cannot judge without: the run skips the rule, and
 //! says so, when no row of the lake carries such a column.
+//!
+//! A view whose result stays small however large the lake (the payouts the
+//! bank sent back, the standard of each region and month) may say
+//! `materialize: once`: a run computes it on first use and every rule reads
+//! that result. Its size must not grow with the payouts: it is held in memory.
+//! A rule may say `materialize: cte, …`: the CTEs of its WITH it reads more
+//! than once, computed once (spilled to disk, so they may be large).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -87,6 +94,8 @@ pub struct Rule {
     pub catalogue: String,
     pub optional: Vec<String>,
     pub requires: Vec<String>,
+    /// CTEs computed once, before the rest of the query (see `stages`).
+    pub materialize: Vec<String>,
     pub sql: String,
     pub file: PathBuf,
     /// Canonical tables the rule cannot run without (views resolved).
@@ -98,6 +107,9 @@ pub struct View {
     pub name: String,
     pub description: String,
     pub optional: Vec<String>,
+    /// `materialize: once`: computed on first use and kept for the session
+    /// (for views whose result stays small however large the lake).
+    pub once: bool,
     pub sql: String,
     pub file: PathBuf,
     pub needs: BTreeSet<String>,
@@ -112,9 +124,10 @@ pub struct Catalogue {
     pub rules: Vec<Rule>,
 }
 
-const RULE_KEYS: &[&str] = &["id", "title", "severity", "subject", "description", "basis", "catalogue", "optional", "requires"];
+const RULE_KEYS: &[&str] =
+    &["id", "title", "severity", "subject", "description", "basis", "catalogue", "optional", "requires", "materialize"];
 const RULE_REQUIRED: &[&str] = &["id", "title", "severity", "subject", "description", "basis"];
-const VIEW_KEYS: &[&str] = &["view", "description", "optional"];
+const VIEW_KEYS: &[&str] = &["view", "description", "optional", "materialize"];
 const VIEW_REQUIRED: &[&str] = &["view", "description"];
 
 /// A file's header and the SQL after it.
@@ -215,14 +228,28 @@ impl Catalogue {
         let mut views = Vec::new();
         for file in sql_files(&dir.join("views"))? {
             match read(&file).and_then(|t| parse_file(&file, &t, VIEW_KEYS, VIEW_REQUIRED)) {
-                Ok(p) => views.push(View {
-                    name: p.header.get("view").cloned().unwrap_or_default(),
-                    description: p.header.get("description").cloned().unwrap_or_default(),
-                    optional: list(p.header.get("optional")),
-                    sql: p.sql,
-                    file,
-                    needs: BTreeSet::new(),
-                }),
+                Ok(p) => {
+                    let once = match p.header.get("materialize").map(|m| m.trim()) {
+                        None => false,
+                        Some("once") => true,
+                        Some(other) => {
+                            errors.push(RuleError::File {
+                                file: file.clone(),
+                                message: format!("materialize: {other}: the only value is `once`"),
+                            });
+                            false
+                        }
+                    };
+                    views.push(View {
+                        name: p.header.get("view").cloned().unwrap_or_default(),
+                        description: p.header.get("description").cloned().unwrap_or_default(),
+                        optional: list(p.header.get("optional")),
+                        once,
+                        sql: p.sql,
+                        file,
+                        needs: BTreeSet::new(),
+                    })
+                }
                 Err(e) => errors.push(e),
             }
         }
@@ -357,6 +384,7 @@ fn rule(file: &Path, p: Parsed) -> Result<Rule, RuleError> {
         catalogue: p.header.get("catalogue").cloned().unwrap_or_else(|| "local".into()),
         optional: list(p.header.get("optional")),
         requires,
+        materialize: list(p.header.get("materialize")),
         sql: p.sql,
         file: file.to_path_buf(),
         needs: BTreeSet::new(),

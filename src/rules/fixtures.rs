@@ -76,7 +76,7 @@ impl FixtureDb {
         for v in &self.catalogue.views {
             let _ = self.ctx.deregister_table(v.name.as_str());
         }
-        run::register_views(&self.ctx, &self.catalogue, &self.params).await.map_err(|e| FixtureError(e.to_string()))?;
+        run::register_views(&self.ctx, &self.catalogue, &self.params, run::Views::Once).await.map_err(|e| FixtureError(e.to_string()))?;
         for rule in &self.catalogue.rules {
             let _ = self.ctx.deregister_table(rule.id.as_str());
             let sql = bind::bind(&rule.sql, &self.params).map_err(|m| FixtureError(m.join("; ")))?;
@@ -122,6 +122,8 @@ impl sqllogictest::AsyncDB for FixtureDb {
         let columns = df.schema().fields().len();
         let batches = df.collect().await.map_err(|e| FixtureError(e.to_string()))?;
         if is_statement {
+            // Views computed once must see the rows a statement added.
+            self.stale = true;
             let count = batches.iter().map(|b| b.num_rows() as u64).sum();
             return Ok(DBOutput::StatementComplete(count));
         }

@@ -10,6 +10,7 @@ pub mod bind;
 pub mod catalogue;
 pub mod fixtures;
 pub mod run;
+pub mod stages;
 
 pub use catalogue::{Catalogue, Rule, Severity, View};
 

@@ -15,7 +15,7 @@ use serde::Serialize;
 use futures::{StreamExt, TryStreamExt};
 use tracing::{info, warn};
 
-use super::{Catalogue, Rule, RuleError, Severity, bind};
+use super::{Catalogue, Rule, RuleError, Severity, bind, stages};
 use crate::params::ParamValue;
 use crate::tables;
 
@@ -54,12 +54,27 @@ fn plan_err(rule_file: &std::path::Path, e: impl std::fmt::Display) -> RuleError
     RuleError::Plan { file: rule_file.to_path_buf(), message: e.to_string() }
 }
 
+/// Where views marked `materialize: once` are computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Views {
+    /// Once per session, kept in this process's memory.
+    Once,
+    /// Every time a query reads them (a cluster: it cannot ship a table held
+    /// in the planning process's memory).
+    Inline,
+}
+
 /// Registers every view of the catalogue, parameters bound.
-pub async fn register_views(ctx: &SessionContext, catalogue: &Catalogue, params: &BTreeMap<String, ParamValue>) -> Result<(), RuleError> {
+pub async fn register_views(ctx: &SessionContext, catalogue: &Catalogue, params: &BTreeMap<String, ParamValue>, views: Views) -> Result<(), RuleError> {
     for v in &catalogue.views {
         let sql = bind::bind(&v.sql, params).map_err(|m| plan_err(&v.file, m.join("; ")))?;
         let df = ctx.sql(&sql).await.map_err(|e| plan_err(&v.file, e))?;
-        ctx.register_table(v.name.as_str(), df.into_view()).map_err(|e| plan_err(&v.file, e))?;
+        let table: Arc<dyn datafusion::catalog::TableProvider> = if v.once && views == Views::Once {
+            Arc::new(crate::sql::once::OnceView::new(df.into_unoptimized_plan()))
+        } else {
+            df.into_view()
+        };
+        ctx.register_table(v.name.as_str(), table).map_err(|e| plan_err(&v.file, e))?;
     }
     Ok(())
 }
@@ -86,6 +101,28 @@ pub fn register_empty_tables(ctx: &SessionContext) -> Result<(), RuleError> {
 pub async fn plan(ctx: &SessionContext, rule: &Rule, params: &BTreeMap<String, ParamValue>) -> Result<DataFrame, RuleError> {
     let sql = bind::bind(&rule.sql, params).map_err(|m| plan_err(&rule.file, m.join("; ")))?;
     let df = ctx.sql(&sql).await.map_err(|e| plan_err(&rule.file, e))?;
+    check_output(rule, df)
+}
+
+/// Binds and plans one rule with its `AS MATERIALIZED` CTEs computed first,
+/// into `scratch` (see `stages`). The files must outlive the query.
+async fn plan_staged(
+    ctx: &SessionContext,
+    rule: &Rule,
+    params: &BTreeMap<String, ParamValue>,
+    scratch: &std::path::Path,
+) -> Result<(DataFrame, stages::StageFiles), RuleError> {
+    let sql = bind::bind(&rule.sql, params).map_err(|m| plan_err(&rule.file, m.join("; ")))?;
+    let split = stages::split(&sql, &rule.materialize, &format!("__stage_{}_", rule.id)).map_err(|e| plan_err(&rule.file, e))?;
+    let (df, files) = stages::plan(ctx, split, scratch, &rule.id).await.map_err(|e| RuleError::Run {
+        rule: rule.id.clone(),
+        file: rule.file.clone(),
+        message: e.to_string(),
+    })?;
+    Ok((check_output(rule, df)?, files))
+}
+
+fn check_output(rule: &Rule, df: DataFrame) -> Result<DataFrame, RuleError> {
     let schema = df.schema();
     for s in &rule.subject {
         if schema.field_with_unqualified_name(s).is_err() {
@@ -110,6 +147,10 @@ pub async fn plan(ctx: &SessionContext, rule: &Rule, params: &BTreeMap<String, P
 pub async fn check_all(ctx: &SessionContext, catalogue: &Catalogue, params: &BTreeMap<String, ParamValue>) -> Result<usize, RuleError> {
     let mut errors = Vec::new();
     for rule in &catalogue.rules {
+        if let Err(e) = bind::bind(&rule.sql, params).map_err(|m| m.join("; ")).and_then(|sql| stages::split(&sql, &rule.materialize, "")) {
+            errors.push(plan_err(&rule.file, e));
+            continue;
+        }
         match plan(ctx, rule, params).await {
             Ok(df) => {
                 if let Err(e) = df.create_physical_plan().await {
@@ -186,6 +227,7 @@ pub async fn run_all(
     params: &BTreeMap<String, ParamValue>,
     fed: &BTreeSet<&str>,
     only: &[String],
+    scratch: Option<&std::path::Path>,
 ) -> Result<Vec<RuleOutput>, RuleError> {
     // Rules run a few at a time: much of a query is single-threaded (planning,
     // hash-table builds, final merges), so two rules side by side keep every
@@ -214,7 +256,13 @@ pub async fn run_all(
             return Ok(RuleOutput { rule: rule.clone(), batches: Vec::new(), report });
         }
         let started = Instant::now();
-        let df = plan(ctx, rule, params).await?;
+        let (df, _stages) = match scratch {
+            Some(dir) => {
+                let (df, files) = plan_staged(ctx, rule, params, dir).await?;
+                (df, Some(files))
+            }
+            None => (plan(ctx, rule, params).await?, None),
+        };
         let batches = df.collect().await.map_err(|e| RuleError::Run {
             rule: rule.id.clone(),
             file: rule.file.clone(),

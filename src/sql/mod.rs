@@ -1,6 +1,7 @@
 //! SQL over the lake: the helpers (`udf`), the tables a session sees, and
 //! the read-only guard for analysts.
 
+pub mod once;
 pub mod udf;
 
 use std::collections::BTreeSet;

@@ -131,6 +131,21 @@ fn a_broken_rule_fails_check_and_run_naming_its_file() {
     let run = p.run(&["check", "pipelines/nightly.toml"]);
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("bad_rule.sql line 4: unknown header key `subjcet`"), "{}", run.stderr);
+
+    // `materialize` names CTEs of the rule's WITH, and a view's takes only `once`.
+    p.write(
+        "queries/bad_rule.sql",
+        "-- id: bad_rule\n-- title: 坏\n-- severity: high\n-- subject: id_no\n-- description: d\n-- basis: b\n\
+         -- materialize: hits, hist\nWITH hits AS (SELECT id_no FROM payouts) SELECT id_no FROM hits\n",
+    );
+    let run = p.run(&["check", "pipelines/nightly.toml"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("queries/bad_rule.sql") && run.stderr.contains("materialize: hist: not a common table expression"), "{}", run.stderr);
+    std::fs::remove_file(p.path("queries/bad_rule.sql")).unwrap();
+    p.write("queries/views/bad_view.sql", "-- view: bad_view\n-- description: d\n-- materialize: twice\nSELECT 1 AS x\n");
+    let run = p.run(&["check", "pipelines/nightly.toml"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("bad_view.sql") && run.stderr.contains("materialize: twice: the only value is `once`"), "{}", run.stderr);
 }
 
 #[test]
