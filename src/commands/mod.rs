@@ -214,20 +214,26 @@ fn check_only(catalogue: &Catalogue, only: &[String]) -> Result<(), Error> {
     }
 }
 
+/// Whether the pipeline's queries run on a cluster: then nothing they read
+/// may live only in this process (views computed once, staged CTEs).
+fn on_cluster(pipeline: &Pipeline) -> bool {
+    pipeline.engine.kind == crate::pipeline::EngineKind::Ballista && pipeline.engine.scheduler.is_some()
+}
+
 /// A session over the lake's dataset for `as_of`, with the helpers and views.
 pub async fn lake_session(pipeline: &Pipeline, lake: &Lake, engine: &Engine, catalogue: &Catalogue, as_of: NaiveDate) -> Result<SessionContext, Error> {
-    use crate::rules::run::Views;
-    let (ctx, views) = match (pipeline.engine.kind, pipeline.engine.scheduler.as_deref()) {
+    let ctx = match (pipeline.engine.kind, pipeline.engine.scheduler.as_deref()) {
         #[cfg(feature = "cluster")]
         (crate::pipeline::EngineKind::Ballista, Some(scheduler)) => {
-            (crate::cluster::session(scheduler, engine.runtime(), as_of, engine.target_partitions()).await?, Views::Inline)
+            crate::cluster::session(scheduler, engine.runtime(), as_of, engine.target_partitions()).await?
         }
         #[cfg(not(feature = "cluster"))]
         (crate::pipeline::EngineKind::Ballista, _) => {
             return Err(Error::Usage("engine.kind = \"ballista\": this build has no cluster support (build with the `cluster` feature)".into()));
         }
-        _ => (engine.session(), Views::Once),
+        _ => engine.session(),
     };
+    let views = if on_cluster(pipeline) { crate::rules::run::Views::Inline } else { crate::rules::run::Views::Once };
     crate::sql::register_helpers(&ctx, as_of);
     crate::sql::register_lake(&ctx, lake, as_of).await?;
     crate::rules::run::register_views(&ctx, catalogue, &pipeline.params.resolve(as_of), views).await?;
@@ -296,16 +302,15 @@ pub async fn run(file: &Path, as_of: Option<&str>, only: &[String], progress: &P
     let fed: BTreeSet<&str> = fed.iter().map(String::as_str).collect();
     // Materialized CTEs are written next to the spill files (a cluster
     // inlines them: its executors cannot read this machine's disk).
-    let scratch = match pipeline.engine.kind {
-        crate::pipeline::EngineKind::Ballista => None,
-        _ => {
-            let base = pipeline.engine.spill_dir.clone().unwrap_or_else(std::env::temp_dir);
-            let dir = tempfile::Builder::new().prefix("fundwatch-stages-").tempdir_in(&base).map_err(|e| Error::Output {
-                path: base.display().to_string(),
-                message: format!("cannot make a scratch directory for the rules: {e} (engine.spill_dir)"),
-            })?;
-            Some(dir)
-        }
+    let scratch = if on_cluster(pipeline) {
+        None
+    } else {
+        let base = pipeline.engine.spill_dir.clone().unwrap_or_else(std::env::temp_dir);
+        let dir = tempfile::Builder::new().prefix("fundwatch-stages-").tempdir_in(&base).map_err(|e| Error::Output {
+            path: base.display().to_string(),
+            message: format!("cannot make a scratch directory for the rules: {e} (engine.spill_dir)"),
+        })?;
+        Some(dir)
     };
     let outputs = crate::rules::run::run_all(&ctx, &catalogue, &params, &fed, only, scratch.as_ref().map(|d| d.path())).await?;
     drop(scratch);

@@ -104,8 +104,9 @@ pub async fn plan(ctx: &SessionContext, rule: &Rule, params: &BTreeMap<String, P
     check_output(rule, df)
 }
 
-/// Binds and plans one rule with its `AS MATERIALIZED` CTEs computed first,
-/// into `scratch` (see `stages`). The files must outlive the query.
+/// Binds and plans one rule with the CTEs its `materialize` header names
+/// computed first, into `scratch` (see `stages`). The files must outlive the
+/// query.
 async fn plan_staged(
     ctx: &SessionContext,
     rule: &Rule,
