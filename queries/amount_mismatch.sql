@@ -45,7 +45,8 @@ judged AS (
          CASE WHEN abs(p.amount - a.approved_amount) > $amount_tolerance
               THEN abs(p.amount - a.approved_amount) END AS off_approved,
          CASE WHEN p.amount > s.monthly_standard THEN p.amount - s.monthly_standard END AS over_standard
-  FROM paid p
+  FROM off o
+  JOIN paid p ON p.payout_id = o.payout_id
   LEFT JOIN approved a ON a.payout_id = p.payout_id
   LEFT JOIN month_standard s ON s.region_code = p.region_code AND s.program = p.program AND s.period = p.period
 )

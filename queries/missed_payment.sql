@@ -1,6 +1,7 @@
 -- id: missed_payment
 -- title: 应发未发
 -- severity: medium
+-- materialize: months
 -- catalogue: core
 -- subject: id_no, program
 -- description: An active roster member with no payout (sent, even if the bank returned it)
@@ -12,27 +13,63 @@
 --   《中央财政困难群众救助补助资金管理办法》(财社〔2017〕58号)：资金及时足额发放到户。
 -- optional: deaths
 WITH months AS (
-  SELECT DISTINCT program, period FROM payouts
+  -- Each month a program paid, numbered (months since year 0) and placed
+  -- in a block of 62: one bit of a BIGINT per month.
+  SELECT program, period, n, CAST((n - n % 62) / 62 AS BIGINT) AS block, n % 62 AS bit
+  FROM (
+    SELECT program, period, CAST(substr(period, 1, 4) AS BIGINT) * 12 + CAST(substr(period, 6, 2) AS BIGINT) - 1 AS n
+    FROM (SELECT DISTINCT program, period FROM payouts) d
+  ) m
+),
+blocks AS (
+  SELECT program, block, bit_or(CAST(1 AS BIGINT) << bit) AS months_mask
+  FROM months
+  GROUP BY program, block
+),
+paid AS (
+  -- The months each person was paid by each program: one row per person, not per payout.
+  SELECT id_no, program, CAST((n - n % 62) / 62 AS BIGINT) AS block, bit_or(CAST(1 AS BIGINT) << (n % 62)) AS paid_mask
+  FROM (
+    SELECT id_no, program, CAST(substr(period, 1, 4) AS BIGINT) * 12 + CAST(substr(period, 6, 2) AS BIGINT) - 1 AS n
+    FROM payouts
+  ) p
+  GROUP BY id_no, program, CAST((n - n % 62) / 62 AS BIGINT)
+),
+died AS (
+  SELECT id_no, MIN(month_of(death_date)) AS death_period
+  FROM deaths
+  GROUP BY id_no
+),
+records AS (
+  -- Active records and the months they are owed, as numbers: from the
+  -- start to the end of cover, and not after the month of death.
+  SELECT id_no, name, household_id, program, region_code, approved_amount,
+         CAST(substr(start_period, 1, 4) AS BIGINT) * 12 + CAST(substr(start_period, 6, 2) AS BIGINT) - 1 AS lo,
+         CAST(substr(until, 1, 4) AS BIGINT) * 12 + CAST(substr(until, 6, 2) AS BIGINT) - 1 AS hi
+  FROM (
+    SELECT r.*, least(r.cover_until, coalesce(d.death_period, r.cover_until)) AS until
+    FROM roster_cover r
+    LEFT JOIN died d ON d.id_no = r.id_no
+    WHERE r.status = 'active'
+  ) r
 ),
 owed AS (
-  SELECT r.id_no, r.name, r.household_id, r.program, r.region_code, m.period, r.approved_amount
-  FROM roster_cover r
-  JOIN months m ON m.program = r.program
-  WHERE r.status = 'active' AND r.start_period <= m.period AND m.period <= r.cover_until
-),
-alive AS (
-  SELECT o.*
-  FROM owed o
-  WHERE NOT EXISTS (
-    SELECT 1 FROM deaths d WHERE d.id_no = o.id_no AND month_of(d.death_date) < o.period
-  )
+  SELECT r.*, b.block,
+         b.months_mask
+           & ((CAST(1 AS BIGINT) << (least(r.hi - b.block * 62, 61) + 1))
+              - (CAST(1 AS BIGINT) << greatest(r.lo - b.block * 62, 0))) AS owed_mask
+  FROM records r
+  JOIN blocks b ON b.program = r.program AND b.block * 62 <= r.hi AND b.block * 62 + 61 >= r.lo
 ),
 missed AS (
-  SELECT a.*
-  FROM alive a
-  WHERE NOT EXISTS (
-    SELECT 1 FROM payouts p WHERE p.id_no = a.id_no AND p.program = a.program AND p.period = a.period
-  )
+  SELECT o.id_no, o.name, o.household_id, o.program, o.region_code, m.period, o.approved_amount
+  FROM (
+    SELECT o.*, o.owed_mask - (o.owed_mask & coalesce(p.paid_mask, 0)) AS missed_mask
+    FROM owed o
+    LEFT JOIN paid p ON p.id_no = o.id_no AND p.program = o.program AND p.block = o.block
+  ) o
+  JOIN months m ON m.program = o.program AND m.block = o.block
+  WHERE o.missed_mask <> 0 AND (o.missed_mask >> m.bit) & 1 = 1
 )
 SELECT
   id_no,

@@ -22,9 +22,9 @@ const TOP_CONSUMERS: usize = 5;
 pub struct Engine {
     runtime: Arc<RuntimeEnv>,
     target_partitions: Option<usize>,
-    /// Whether a memory limit is set: joins then sort and merge (which can
-    /// spill) instead of hashing (whose build side must fit).
-    limited: bool,
+    /// The budget in bytes, when one is set: joins then sort and merge
+    /// (which can spill) instead of hashing (whose build side must fit).
+    memory_limit: Option<usize>,
     /// DataFusion's settings from `DATAFUSION_*` environment variables
     /// (e.g. `DATAFUSION_EXECUTION_BATCH_SIZE`), read once.
     base: SessionConfig,
@@ -46,14 +46,14 @@ impl Engine {
         Ok(Engine {
             runtime: builder.build_arc()?,
             target_partitions: config.target_partitions,
-            limited: config.memory_limit.is_some(),
+            memory_limit: config.memory_limit.map(|l| usize::try_from(l).unwrap_or(usize::MAX)),
             base: SessionConfig::from_env()?,
         })
     }
 
     /// A default engine: no memory limit, the OS temporary directory.
     pub fn unlimited() -> Result<Self> {
-        Ok(Engine { runtime: RuntimeEnvBuilder::new().build_arc()?, target_partitions: None, limited: false, base: SessionConfig::from_env()? })
+        Ok(Engine { runtime: RuntimeEnvBuilder::new().build_arc()?, target_partitions: None, memory_limit: None, base: SessionConfig::from_env()? })
     }
 
     /// The runtime sessions share: memory pool, spill directory, object stores.
@@ -75,7 +75,7 @@ impl Engine {
         if let Some(n) = self.target_partitions {
             config = config.with_target_partitions(n);
         }
-        if self.limited {
+        if self.memory_limit.is_some() {
             // A hash join's build side cannot spill: under a budget it fails
             // the rule once the build side outgrows its share.
             config.options_mut().optimizer.prefer_hash_join = false;
@@ -85,5 +85,19 @@ impl Engine {
 
     pub fn session(&self) -> SessionContext {
         SessionContext::new_with_config_rt(self.session_config(), self.runtime.clone())
+    }
+
+    /// A session for one large sort at a time (ingest). Under a memory limit
+    /// the sort keeps two fifths of the budget for merging its sorted runs:
+    /// the merge needs room for the sort keys of every row it holds, and
+    /// DataFusion's default (10 MB) lets the buffered rows take the whole
+    /// budget first, so the merge then fails.
+    pub fn sort_session(&self) -> SessionContext {
+        let mut config = self.session_config();
+        if let Some(limit) = self.memory_limit {
+            let exec = &mut config.options_mut().execution;
+            exec.sort_spill_reservation_bytes = exec.sort_spill_reservation_bytes.max(limit / 5 * 2);
+        }
+        SessionContext::new_with_config_rt(config, self.runtime.clone())
     }
 }

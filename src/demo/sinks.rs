@@ -2,10 +2,14 @@
 //! UTF-8 (with or without BOM) or GBK, JSON Lines, Parquet, XLSX — with the
 //! date and money spellings of the systems that export them.
 
+use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread::JoinHandle;
 
 use chrono::{Datelike, NaiveDate};
 use datafusion::arrow::array::{
@@ -29,10 +33,11 @@ fn err(path: &Path, e: impl std::fmt::Display) -> SinkError {
     SinkError { path: path.to_string_lossy().into_owned(), message: e.to_string() }
 }
 
-/// A cell value.
+/// A cell value; text is borrowed where the caller has it, so a row costs
+/// no allocation of its own.
 #[derive(Debug, Clone, PartialEq)]
-pub enum V {
-    S(String),
+pub enum V<'a> {
+    S(Cow<'a, str>),
     D(NaiveDate),
     /// Money in cents.
     M(i64),
@@ -41,25 +46,25 @@ pub enum V {
     N,
 }
 
-impl From<&str> for V {
-    fn from(s: &str) -> Self {
-        V::S(s.to_string())
+impl<'a> From<&'a str> for V<'a> {
+    fn from(s: &'a str) -> Self {
+        V::S(Cow::Borrowed(s))
     }
 }
 
-impl From<String> for V {
+impl From<String> for V<'_> {
     fn from(s: String) -> Self {
-        V::S(s)
+        V::S(Cow::Owned(s))
     }
 }
 
-impl<T: Into<V>> From<Option<T>> for V {
+impl<'a, T: Into<V<'a>>> From<Option<T>> for V<'a> {
     fn from(o: Option<T>) -> Self {
         o.map_or(V::N, Into::into)
     }
 }
 
-impl From<NaiveDate> for V {
+impl From<NaiveDate> for V<'_> {
     fn from(d: NaiveDate) -> Self {
         V::D(d)
     }
@@ -95,16 +100,17 @@ pub enum DateStyle {
 }
 
 impl DateStyle {
-    fn format(self, d: NaiveDate) -> String {
-        // Written out by hand: chrono's strftime parses its pattern on every call,
-        // and the demo spells tens of millions of dates.
+    /// Appends the date to `out`. Written out by hand: chrono's strftime parses
+    /// its pattern on every call, and the demo spells tens of millions of dates.
+    fn push(self, d: NaiveDate, out: &mut String) {
         let (y, m, day) = (d.year(), d.month(), d.day());
-        match self {
-            DateStyle::Iso => format!("{y:04}-{m:02}-{day:02}"),
-            DateStyle::Slash => format!("{y:04}/{m}/{day}"),
-            DateStyle::Compact => format!("{y:04}{m:02}{day:02}"),
-            DateStyle::Chinese => format!("{y:04}年{m}月{day}日"),
-        }
+        // Writing into a String cannot fail.
+        let _ = match self {
+            DateStyle::Iso => write!(out, "{y:04}-{m:02}-{day:02}"),
+            DateStyle::Slash => write!(out, "{y:04}/{m}/{day}"),
+            DateStyle::Compact => write!(out, "{y:04}{m:02}{day:02}"),
+            DateStyle::Chinese => write!(out, "{y:04}年{m}月{day}日"),
+        };
     }
 }
 
@@ -134,11 +140,14 @@ pub struct Sink {
     grouped_money: bool,
     out: Out,
     rows: u64,
+    /// One cell's text, reused from cell to cell.
+    scratch: String,
 }
 
 enum Out {
-    Csv { w: BufWriter<File>, gbk: bool, line: String },
-    Jsonl(BufWriter<File>),
+    Csv(Pipe),
+    /// The pipe and each column's `"key":`, spelled once.
+    Jsonl(Pipe, Vec<String>),
     Parquet { writer: ArrowWriter<File>, builders: Vec<Box<dyn ArrayBuilder>>, schema: SchemaRef },
     Xlsx { book: Box<rust_xlsxwriter::Workbook>, sheet_rows: u32, date_format: rust_xlsxwriter::Format, money_format: rust_xlsxwriter::Format },
 }
@@ -152,13 +161,16 @@ impl Sink {
         }
         let out = match format {
             Format::Csv(enc) => {
-                let mut w = BufWriter::with_capacity(1 << 20, File::create(path).map_err(|e| err(path, e))?);
+                let mut pipe = Pipe::open(path, matches!(enc, Encoding::Gbk)).map_err(|e| err(path, e))?;
                 if matches!(enc, Encoding::Utf8Bom) {
-                    w.write_all(b"\xEF\xBB\xBF").map_err(|e| err(path, e))?;
+                    pipe.buf.push('\u{FEFF}');
                 }
-                Out::Csv { w, gbk: matches!(enc, Encoding::Gbk), line: String::new() }
+                Out::Csv(pipe)
             }
-            Format::Jsonl => Out::Jsonl(BufWriter::with_capacity(1 << 20, File::create(path).map_err(|e| err(path, e))?)),
+            Format::Jsonl => {
+                let keys = columns.iter().map(|c| format!("{}:", json_string(c.header))).collect();
+                Out::Jsonl(Pipe::open(path, false).map_err(|e| err(path, e))?, keys)
+            }
             Format::Parquet => {
                 let fields: Vec<Field> = columns
                     .iter()
@@ -190,7 +202,7 @@ impl Sink {
                 }
             }
         };
-        let mut sink = Sink { path: path.to_path_buf(), columns, dates, grouped_money, out, rows: 0 };
+        let mut sink = Sink { path: path.to_path_buf(), columns, dates, grouped_money, out, rows: 0, scratch: String::new() };
         sink.header()?;
         Ok(sink)
     }
@@ -221,15 +233,20 @@ impl Sink {
     }
 
     fn header(&mut self) -> Result<(), SinkError> {
-        let headers: Vec<String> = self.columns.iter().map(|c| c.header.to_string()).collect();
         match &mut self.out {
-            Out::Csv { .. } => {
-                let cells: Vec<V> = headers.into_iter().map(V::S).collect();
-                self.write_csv(&cells, false)
+            Out::Csv(pipe) => {
+                for (i, c) in self.columns.iter().enumerate() {
+                    if i > 0 {
+                        pipe.buf.push(',');
+                    }
+                    push_csv_field(&mut pipe.buf, c.header);
+                }
+                pipe.buf.push_str("\r\n");
+                Ok(())
             }
             Out::Xlsx { book, sheet_rows, .. } => {
                 let sheet = book.worksheet_from_index(0).map_err(|e| err(&self.path, e))?;
-                for (c, h) in headers.iter().enumerate() {
+                for (c, h) in self.columns.iter().map(|c| c.header).enumerate() {
                     sheet.write_string(0, c as u16, h).map_err(|e| err(&self.path, e))?;
                 }
                 *sheet_rows = 1;
@@ -239,74 +256,47 @@ impl Sink {
         }
     }
 
-    fn text(&self, v: &V, kind: Kind) -> Option<String> {
-        match v {
-            V::N => None,
-            V::S(s) => Some(s.clone()),
-            V::D(d) => Some(self.dates.format(*d)),
-            V::M(c) => Some(if self.grouped_money { grouped(*c) } else { format_cents(i128::from(*c)) }),
-            V::I(i) => Some(i.to_string()),
-            V::B(b) => Some(match kind {
-                Kind::Bool => if *b { "是" } else { "否" }.to_string(),
-                _ => b.to_string(),
-            }),
-        }
-    }
-
-    fn write_csv(&mut self, cells: &[V], typed: bool) -> Result<(), SinkError> {
-        let texts: Vec<Option<String>> = cells
-            .iter()
-            .zip(&self.columns)
-            .map(|(v, c)| if typed { self.text(v, c.kind) } else { self.text(v, Kind::Text) })
-            .collect();
-        let path = self.path.clone();
-        if let Out::Csv { w, gbk, line } = &mut self.out {
-            line.clear();
-            for (i, t) in texts.iter().enumerate() {
-                if i > 0 {
-                    line.push(',');
-                }
-                let t = t.as_deref().unwrap_or("");
-                if t.contains([',', '"', '\n', '\r']) {
-                    line.push('"');
-                    line.push_str(&t.replace('"', "\"\""));
-                    line.push('"');
-                } else {
-                    line.push_str(t);
-                }
-            }
-            line.push_str("\r\n");
-            write_text(w, line, *gbk).map_err(|e| err(&path, e))?;
-        }
-        Ok(())
-    }
-
     /// Writes one record.
     pub fn row(&mut self, cells: &[V]) -> Result<(), SinkError> {
         self.rows += 1;
-        let path = self.path.clone();
+        let (dates, grouped_money) = (self.dates, self.grouped_money);
         match &mut self.out {
-            Out::Csv { .. } => return self.write_csv(cells, true),
-            Out::Jsonl(_) => {
-                let mut obj = String::from("{");
+            Out::Csv(pipe) => {
                 for (i, (v, c)) in cells.iter().zip(&self.columns).enumerate() {
                     if i > 0 {
-                        obj.push(',');
+                        pipe.buf.push(',');
                     }
-                    obj.push_str(&json_string(c.header));
-                    obj.push(':');
-                    match (v, c.kind) {
-                        (V::N, _) => obj.push_str("null"),
-                        (V::M(cents), _) => obj.push_str(&format_cents(i128::from(*cents))),
-                        (V::I(i), _) => obj.push_str(&i.to_string()),
-                        (V::B(b), _) => obj.push_str(if *b { "true" } else { "false" }),
-                        (other, kind) => obj.push_str(&json_string(&self.text(other, kind).unwrap_or_default())),
+                    self.scratch.clear();
+                    push_text(&mut self.scratch, v, c.kind, dates, grouped_money);
+                    push_csv_field(&mut pipe.buf, &self.scratch);
+                }
+                pipe.buf.push_str("\r\n");
+                pipe.end_record().map_err(|e| err(&self.path, e))?;
+            }
+            Out::Jsonl(pipe, keys) => {
+                let out = &mut pipe.buf;
+                out.push('{');
+                for (i, ((v, c), key)) in cells.iter().zip(&self.columns).zip(keys.iter()).enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(key);
+                    match v {
+                        V::N => out.push_str("null"),
+                        V::M(cents) => push_cents(out, *cents),
+                        V::I(i) => {
+                            let _ = write!(out, "{i}");
+                        }
+                        V::B(b) => out.push_str(if *b { "true" } else { "false" }),
+                        other => {
+                            self.scratch.clear();
+                            push_text(&mut self.scratch, other, c.kind, dates, grouped_money);
+                            push_json_string(out, &self.scratch);
+                        }
                     }
                 }
-                obj.push_str("}\n");
-                if let Out::Jsonl(w) = &mut self.out {
-                    w.write_all(obj.as_bytes()).map_err(|e| err(&path, e))?;
-                }
+                out.push_str("}\n");
+                pipe.end_record().map_err(|e| err(&self.path, e))?;
             }
             Out::Parquet { builders, .. } => {
                 for ((v, c), b) in cells.iter().zip(&self.columns).zip(builders.iter_mut()) {
@@ -317,19 +307,19 @@ impl Sink {
                 }
             }
             Out::Xlsx { book, sheet_rows, date_format, money_format } => {
-                let sheet = book.worksheet_from_index(0).map_err(|e| err(&path, e))?;
+                let sheet = book.worksheet_from_index(0).map_err(|e| err(&self.path, e))?;
                 let r = *sheet_rows;
                 for (c, v) in cells.iter().enumerate() {
                     let c = c as u16;
                     let res = match v {
                         V::N => Ok(&mut *sheet),
-                        V::S(s) => sheet.write_string(r, c, s),
+                        V::S(s) => sheet.write_string(r, c, s.as_ref()),
                         V::D(d) => sheet.write_date_with_format(r, c, d, date_format),
                         V::M(cents) => sheet.write_number_with_format(r, c, *cents as f64 / 100.0, money_format),
                         V::I(i) => sheet.write_number(r, c, *i as f64),
                         V::B(b) => sheet.write_string(r, c, if *b { "是" } else { "否" }),
                     };
-                    res.map_err(|e| err(&path, e))?;
+                    res.map_err(|e| err(&self.path, e))?;
                 }
                 *sheet_rows += 1;
             }
@@ -340,12 +330,14 @@ impl Sink {
     /// Writes a line exactly as given (broken rows of text extracts).
     pub fn raw_line(&mut self, text: &str) -> Result<(), SinkError> {
         self.rows += 1;
-        let path = self.path.clone();
-        match &mut self.out {
-            Out::Csv { w, gbk, .. } => write_text(w, &format!("{text}\r\n"), *gbk).map_err(|e| err(&path, e)),
-            Out::Jsonl(w) => w.write_all(format!("{text}\n").as_bytes()).map_err(|e| err(&path, e)),
-            _ => Err(err(&path, "raw lines are for text extracts only")),
-        }
+        let (pipe, end) = match &mut self.out {
+            Out::Csv(pipe) => (pipe, "\r\n"),
+            Out::Jsonl(pipe, _) => (pipe, "\n"),
+            _ => return Err(err(&self.path, "raw lines are for text extracts only")),
+        };
+        pipe.buf.push_str(text);
+        pipe.buf.push_str(end);
+        pipe.end_record().map_err(|e| err(&self.path, e))
     }
 
     fn flush_parquet(&mut self) -> Result<(), SinkError> {
@@ -363,7 +355,7 @@ impl Sink {
         self.flush_parquet()?;
         let path = self.path.clone();
         match self.out {
-            Out::Csv { mut w, .. } | Out::Jsonl(mut w) => w.flush().map_err(|e| err(&path, e))?,
+            Out::Csv(pipe) | Out::Jsonl(pipe, _) => pipe.finish().map_err(|e| err(&path, e))?,
             Out::Parquet { writer, .. } => {
                 writer.close().map_err(|e| err(&path, e))?;
             }
@@ -373,12 +365,118 @@ impl Sink {
     }
 }
 
-fn write_text(w: &mut BufWriter<File>, text: &str, gbk: bool) -> std::io::Result<()> {
-    if gbk {
-        let (bytes, _, _) = encoding_rs::GBK.encode(text);
-        w.write_all(&bytes)
+/// Appends a cell as text: dates in the sink's style, money plain or grouped.
+fn push_text(out: &mut String, v: &V, kind: Kind, dates: DateStyle, grouped_money: bool) {
+    match v {
+        V::N => {}
+        V::S(s) => out.push_str(s),
+        V::D(d) => dates.push(*d, out),
+        V::M(c) if grouped_money => out.push_str(&grouped(*c)),
+        V::M(c) => push_cents(out, *c),
+        V::I(i) => {
+            let _ = write!(out, "{i}");
+        }
+        V::B(b) => out.push_str(match (kind, b) {
+            (Kind::Bool, true) => "是",
+            (Kind::Bool, false) => "否",
+            (_, true) => "true",
+            (_, false) => "false",
+        }),
+    }
+}
+
+/// Cents as `1234.50`, appended.
+fn push_cents(out: &mut String, cents: i64) {
+    let sign = if cents < 0 { "-" } else { "" };
+    let a = cents.unsigned_abs();
+    let _ = write!(out, "{sign}{}.{:02}", a / 100, a % 100);
+}
+
+/// A CSV field, quoted when it holds a separator, a quote or a line break.
+fn push_csv_field(out: &mut String, t: &str) {
+    if t.contains([',', '"', '\n', '\r']) {
+        out.push('"');
+        out.push_str(&t.replace('"', "\"\""));
+        out.push('"');
     } else {
-        w.write_all(text.as_bytes())
+        out.push_str(t);
+    }
+}
+
+/// A JSON string; text that needs escaping goes through serde_json.
+fn push_json_string(out: &mut String, s: &str) {
+    if s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        out.push_str(&json_string(s));
+    } else {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    }
+}
+
+/// Text written to a file by a thread of its own, in chunks of whole
+/// records: spelling the rows and writing them (and encoding GBK) overlap.
+/// Emptied chunks come back to be filled again.
+struct Pipe {
+    buf: String,
+    tx: Option<SyncSender<String>>,
+    spare: Receiver<String>,
+    thread: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+const CHUNK: usize = 1 << 20;
+
+impl Pipe {
+    fn open(path: &Path, gbk: bool) -> std::io::Result<Pipe> {
+        let mut file = File::create(path)?;
+        let (tx, rx) = sync_channel::<String>(4);
+        let (back, spare) = sync_channel::<String>(8);
+        let thread = std::thread::Builder::new().name("demo-writer".into()).spawn(move || {
+            for mut chunk in rx {
+                if gbk {
+                    file.write_all(&encoding_rs::GBK.encode(&chunk).0)?;
+                } else {
+                    file.write_all(chunk.as_bytes())?;
+                }
+                chunk.clear();
+                // The writer may have stopped taking spares; the chunk is then dropped.
+                let _ = back.try_send(chunk);
+            }
+            file.flush()
+        })?;
+        Ok(Pipe { buf: String::with_capacity(CHUNK + 4096), tx: Some(tx), spare, thread: Some(thread) })
+    }
+
+    /// Hands the buffer to the writer once it holds a chunk.
+    fn end_record(&mut self) -> std::io::Result<()> {
+        if self.buf.len() >= CHUNK { self.send() } else { Ok(()) }
+    }
+
+    fn send(&mut self) -> std::io::Result<()> {
+        let next = self.spare.try_recv().unwrap_or_else(|_| String::with_capacity(CHUNK + 4096));
+        let chunk = std::mem::replace(&mut self.buf, next);
+        let sent = self.tx.as_ref().is_some_and(|tx| tx.send(chunk).is_ok());
+        if sent {
+            return Ok(());
+        }
+        // The writer has stopped: its error says why.
+        self.join()?;
+        Err(std::io::Error::other("the file's writer stopped"))
+    }
+
+    fn join(&mut self) -> std::io::Result<()> {
+        self.tx = None;
+        match self.thread.take() {
+            Some(t) => t.join().map_err(|_| std::io::Error::other("the file's writer failed"))?,
+            None => Ok(()),
+        }
+    }
+
+    fn finish(mut self) -> std::io::Result<()> {
+        if !self.buf.is_empty() {
+            self.send()?;
+        }
+        self.join()
     }
 }
 

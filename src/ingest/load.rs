@@ -33,7 +33,7 @@ use crate::engine::Engine;
 use crate::lake::{self, PartInfo, ReasonCount, Staged};
 use crate::pipeline::Source;
 use crate::progress::{Counter, Progress};
-use crate::tables::{SOURCE_FILE, SOURCE_ROW};
+use crate::tables::SOURCE_ROW;
 
 /// Batches in flight between the converter and the sort.
 const CHANNEL_BATCHES: usize = 4;
@@ -89,10 +89,11 @@ pub async fn load(engine: &Engine, target: Target<'_>, progress: &Progress) -> R
         .await
         .map_err(|e| IngestError::Internal(format!("reading {} stopped unexpectedly: {e}", input.display)))?;
     counter.finish();
-    // The reader's error explains a failed sort better than the sort's own.
+    // The reader's error explains a failed sort better than the sort's own,
+    // unless the reader only stopped because the sort had failed.
     let ((counts, quarantine), mut writer) = match (produced, written) {
         (Ok(produced), Ok(writer)) => (produced, writer),
-        (Err(e), _) | (Ok(_), Err(e)) => {
+        (Err(IngestError::Cancelled), Err(e)) | (Err(e), _) | (Ok(_), Err(e)) => {
             staged.discard();
             return Err(e);
         }
@@ -217,14 +218,18 @@ async fn sort_and_write(
     let stream: SendableRecordBatchStream = Box::pin(RecordBatchStreamAdapter::new(schema.clone(), stream));
     let one_shot = OneShot { schema: schema.clone(), stream: Mutex::new(Some(stream)) };
     let table = StreamingTable::try_new(schema.clone(), vec![Arc::new(one_shot)]).map_err(engine_err)?;
+    // A part holds one extract, so its file name is the same on every row:
+    // the row number makes the order total. (Sorting by the name as well
+    // made the sort's merge keep a copy of it per row, which under a memory
+    // limit outgrew the budget at 100M rows.)
     let order = source
         .table
         .sort_by
         .iter()
-        .chain([SOURCE_FILE, SOURCE_ROW].iter())
+        .chain([SOURCE_ROW].iter())
         .map(|c| ident(*c).sort(true, true))
         .collect::<Vec<_>>();
-    let ctx = engine.session();
+    let ctx = engine.sort_session();
     let mut sorted = ctx
         .read_table(Arc::new(table))
         .and_then(|df| df.sort(order))

@@ -380,3 +380,45 @@ async fn the_lake_is_sorted_for_the_rules_and_says_so() {
     assert!(rg.columns().iter().all(|c| c.compression().to_string().starts_with("ZSTD")));
     assert!(rg.column(3).statistics().is_some(), "id_no carries statistics for pruning");
 }
+
+#[test]
+fn a_sort_beyond_its_memory_budget_fails_with_the_engines_reason() {
+    let p = Project::new();
+    // More rows than the reader and the sort hold between them, so the
+    // reader is still sending when the sort gives up.
+    let mut text = format!("{PAYOUT_HEADERS}\n");
+    for i in 0..200_000 {
+        text.push_str(&format!("P{i},dibao,220102001001,110101199003074477,李四,6217002,700.00,2024-05,2024-05-11\n"));
+    }
+    p.write("data/payouts.csv", text);
+    p.pipeline(&format!(
+        "[engine]\nmemory_limit = \"64KiB\"\n[sources.payouts]\npath = \"../data/payouts.csv\"\n[sources.payouts.columns]\n{PAYOUT_MAPPING}"
+    ));
+    let run = p.run(&["ingest", "pipelines/p.toml"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("sorting into"), "{}", run.stderr);
+    assert!(run.stderr.contains("Resources exhausted"), "{}", run.stderr);
+    assert!(run.stderr.contains("ExternalSorter"), "the largest consumers are named: {}", run.stderr);
+}
+
+#[tokio::test]
+async fn an_ingest_that_spills_under_a_budget_writes_the_same_sorted_lake() {
+    let ids = ["510108198506150018", "110101199003074477", "11010519491231002X"];
+    let mut text = format!("{PAYOUT_HEADERS}\n");
+    for i in 0..200_000 {
+        let (id, month) = (ids[i % 3], 1 + (i * 7) % 6);
+        text.push_str(&format!("P{i},dibao,220102001001,{id},李四,6217002,700.00,2024-0{month},2024-0{month}-11\n"));
+    }
+    let mut orders = Vec::new();
+    for engine in ["", "[engine]\nmemory_limit = \"16MiB\"\n"] {
+        let p = Project::new();
+        p.write("data/payouts.csv", &text);
+        p.pipeline(&format!("{engine}[sources.payouts]\npath = \"../data/payouts.csv\"\n[sources.payouts.columns]\n{PAYOUT_MAPPING}"));
+        p.run(&["ingest", "pipelines/p.toml"]).ok();
+        let rows = query(&p.lake().join("payouts/as_of=2024-07-15"), "SELECT id_no, period, payout_id FROM t").await;
+        orders.push(rows);
+    }
+    assert_eq!(orders[0].len(), 200_000);
+    assert!(orders[0].windows(2).all(|w| w[0][..2] <= w[1][..2]), "sorted by id_no, then period");
+    assert!(orders[0] == orders[1], "the budgeted ingest wrote the same rows in the same order");
+}
