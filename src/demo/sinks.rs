@@ -19,7 +19,7 @@ use datafusion::arrow::datatypes::{DataType, Date32Type, Field, Schema, SchemaRe
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::parquet::arrow::ArrowWriter;
 
-use crate::ingest::normalise::format_cents;
+use crate::ingest::normalise::{format_cents, push_cents};
 use crate::tables::{MONEY_PRECISION, MONEY_SCALE};
 
 #[derive(Debug, thiserror::Error)]
@@ -283,7 +283,7 @@ impl Sink {
                     out.push_str(key);
                     match v {
                         V::N => out.push_str("null"),
-                        V::M(cents) => push_cents(out, *cents),
+                        V::M(cents) => push_cents(out, i128::from(*cents)),
                         V::I(i) => {
                             let _ = write!(out, "{i}");
                         }
@@ -372,7 +372,7 @@ fn push_text(out: &mut String, v: &V, kind: Kind, dates: DateStyle, grouped_mone
         V::S(s) => out.push_str(s),
         V::D(d) => dates.push(*d, out),
         V::M(c) if grouped_money => out.push_str(&grouped(*c)),
-        V::M(c) => push_cents(out, *c),
+        V::M(c) => push_cents(out, i128::from(*c)),
         V::I(i) => {
             let _ = write!(out, "{i}");
         }
@@ -383,13 +383,6 @@ fn push_text(out: &mut String, v: &V, kind: Kind, dates: DateStyle, grouped_mone
             (_, false) => "false",
         }),
     }
-}
-
-/// Cents as `1234.50`, appended.
-fn push_cents(out: &mut String, cents: i64) {
-    let sign = if cents < 0 { "-" } else { "" };
-    let a = cents.unsigned_abs();
-    let _ = write!(out, "{sign}{}.{:02}", a / 100, a % 100);
 }
 
 /// A CSV field, quoted when it holds a separator, a quote or a line break.

@@ -178,9 +178,18 @@ fn ungroup(s: &str) -> Option<Cow<'_, str>> {
 
 /// Cents → `1234.50`.
 pub fn format_cents(cents: i128) -> String {
+    let mut out = String::new();
+    push_cents(&mut out, cents);
+    out
+}
+
+/// Cents as `1234.50`, appended to `out` (no allocation of its own).
+pub fn push_cents(out: &mut String, cents: i128) {
+    use std::fmt::Write as _;
     let sign = if cents < 0 { "-" } else { "" };
     let a = cents.unsigned_abs();
-    format!("{sign}{}.{:02}", a / 100, a % 100)
+    // Writing into a String cannot fail.
+    let _ = write!(out, "{sign}{}.{:02}", a / 100, a % 100);
 }
 
 /// `true/false`, `1/0`, `Y/N`, `yes/no`, `是/否`, `T/F`, any case.

@@ -5,7 +5,7 @@ use std::process::{Command, Output};
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
-use datafusion::prelude::{ParquetReadOptions, SessionContext};
+use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 use tempfile::TempDir;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_fundwatch");
@@ -88,7 +88,15 @@ pub fn run_in(dir: &Path, args: &[&str]) -> Run {
 
 /// Rows of a query over one lake dataset (registered as `t`), each cell as text.
 pub async fn query(dir: &Path, sql: &str) -> Vec<Vec<String>> {
-    let ctx = SessionContext::new();
+    query_with(SessionContext::new(), dir, sql).await
+}
+
+/// Like `query`, over one partition: the rows come back in the files' order.
+pub async fn query_in_file_order(dir: &Path, sql: &str) -> Vec<Vec<String>> {
+    query_with(SessionContext::new_with_config(SessionConfig::new().with_target_partitions(1)), dir, sql).await
+}
+
+async fn query_with(ctx: SessionContext, dir: &Path, sql: &str) -> Vec<Vec<String>> {
     ctx.register_parquet("t", dir.to_string_lossy().as_ref(), ParquetReadOptions::default()).await.unwrap();
     let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
     rows(&batches)
