@@ -1,7 +1,7 @@
 -- id: shared_account
 -- title: 一卡多人/人卡分离
 -- severity: medium
--- materialize: deposit_in, outsiders
+-- materialize: looked_up, outsiders
 -- catalogue: core
 -- subject: account_no
 -- description: A bank account that receives benefits for people of `shared_account_min` or
@@ -15,11 +15,21 @@
 WITH roster_household AS (
   SELECT id_no, program, MAX(household_id) AS household_id FROM roster GROUP BY id_no, program
 ),
-deposit_in AS (
+-- A payout names its household; only those that do not are looked up on the roster.
+looked_up AS (
   SELECT p.account_no, p.account_holder, p.id_no, p.name, p.program, p.region_code, p.amount,
-         COALESCE(p.household_id, rh.household_id, p.id_no) AS household
+         COALESCE(rh.household_id, p.id_no) AS household
   FROM paid p
   LEFT JOIN roster_household rh ON rh.id_no = p.id_no AND rh.program = p.program
+  WHERE p.household_id IS NULL
+),
+deposit_in AS (
+  SELECT p.account_no, p.account_holder, p.id_no, p.name, p.program, p.region_code, p.amount,
+         p.household_id AS household
+  FROM paid p
+  WHERE p.household_id IS NOT NULL
+  UNION ALL
+  SELECT * FROM looked_up
 ),
 same_hukou AS (
   SELECT a.id_no, replace(b.name, ' ', '') AS name
@@ -51,8 +61,7 @@ per_account AS (
          MIN(d.region_code) AS region_code,
          string_agg(DISTINCT d.name, ',' ORDER BY d.name) AS recipient_names
   FROM deposit_in d
-  WHERE d.account_no IN (SELECT account_no FROM busy)
-     OR d.account_no IN (SELECT account_no FROM outsiders)
+  JOIN (SELECT account_no FROM busy UNION SELECT account_no FROM outsiders) c ON c.account_no = d.account_no
   GROUP BY d.account_no
 ),
 per_outsider_account AS (

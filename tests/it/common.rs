@@ -50,6 +50,11 @@ impl Project {
         run_in(self.dir.path(), args)
     }
 
+    /// Like `run`, with these environment variables set.
+    pub fn run_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        run_in_with_env(self.dir.path(), args, env)
+    }
+
     pub fn lake(&self) -> PathBuf {
         self.path("lake")
     }
@@ -69,8 +74,13 @@ impl Run {
 }
 
 pub fn run_in(dir: &Path, args: &[&str]) -> Run {
+    run_in_with_env(dir, args, &[])
+}
+
+pub fn run_in_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     let out: Output = Command::new(BIN)
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(dir)
         .env_remove("RUST_LOG")
         .env_remove("AWS_ACCESS_KEY_ID")

@@ -76,6 +76,47 @@ async fn the_catalogue_finds_every_planted_case_in_the_sample_and_no_decoy() {
     let _ = Path::new(".");
 }
 
+/// Every case of every status, as CSV.
+fn all_cases(p: &Project, pipeline: &str, env: &[(&str, &str)]) -> String {
+    p.run_with_env(&["cases", pipeline, "--status", "new", "--status", "open", "--status", "resolved", "--status", "suppressed", "--format", "csv"], env)
+        .ok()
+        .stdout
+}
+
+#[test]
+fn under_a_memory_budget_large_joins_sort_and_merge_and_find_exactly_the_cases_of_the_unrestricted_run() {
+    let p = sample_project();
+    p.run(&["run", "pipelines/nightly.toml"]).ok();
+    let free = all_cases(&p, "pipelines/nightly.toml", &[]);
+    assert!(free.lines().count() > 20, "the sample run has cases:\n{free}");
+
+    // Thresholds at zero: DataFusion broadcasts no join, as when both sides
+    // hold a hundred million rows; under the budget every join then sorts
+    // and merges.
+    let large = [
+        ("DATAFUSION_OPTIMIZER_HASH_JOIN_SINGLE_PARTITION_THRESHOLD", "0"),
+        ("DATAFUSION_OPTIMIZER_HASH_JOIN_SINGLE_PARTITION_THRESHOLD_ROWS", "0"),
+        ("DATAFUSION_EXECUTION_TARGET_PARTITIONS", "2"),
+    ];
+    let nightly = std::fs::read_to_string(p.path("pipelines/nightly.toml")).unwrap();
+    let budgeted = nightly
+        .replace("[engine]\n", &format!("[engine]\nmemory_limit = \"256MiB\"\nspill_dir = \"{}\"\n", p.path("spill").display()))
+        .replace("path = \"../lake\"", "path = \"../lake-budget\"")
+        .replace("path = \"../out\"", "path = \"../out-budget\"");
+    assert_ne!(budgeted, nightly);
+    std::fs::create_dir_all(p.path("spill")).unwrap();
+    p.write("pipelines/budget.toml", budgeted);
+
+    let plan = p.run_with_env(&["sql", "pipelines/budget.toml", "-e", "EXPLAIN SELECT * FROM exited_still_paid"], &large).ok().stdout;
+    assert!(plan.contains("SortMergeJoinExec") && !plan.contains("HashJoinExec"), "{plan}");
+    p.run_with_env(&["run", "pipelines/budget.toml"], &large).ok();
+    assert_eq!(all_cases(&p, "pipelines/budget.toml", &large), free, "the same cases as the unrestricted run");
+
+    // With DataFusion's thresholds, a join with a small table keeps its hash table.
+    let plan = p.run(&["sql", "pipelines/budget.toml", "-e", "EXPLAIN SELECT * FROM age_ineligible"]).ok().stdout;
+    assert!(plan.contains("HashJoinExec: mode=CollectLeft"), "{plan}");
+}
+
 #[test]
 fn analyst_sql_reads_the_lake_with_the_helpers_and_refuses_to_write() {
     let p = sample_project();
