@@ -230,12 +230,15 @@ pub async fn run_all(
     only: &[String],
     scratch: Option<&std::path::Path>,
 ) -> Result<Vec<RuleOutput>, RuleError> {
-    // Rules run a few at a time: much of a query is single-threaded (planning,
-    // hash-table builds, final merges), so two rules side by side keep every
-    // core busy — unless memory is budgeted: then one rule has the whole
-    // pool. Outputs keep the catalogue's order.
+    // Rules run a few at a time, one more than there are cores: much of a
+    // query is single-threaded (planning, hash-table builds, final merges,
+    // writing its stages), so rules side by side keep every core busy
+    // (on 2 cores, 3 at once took 1M payouts' rules from 4.6 to 4.1 s) —
+    // unless memory is budgeted: then one rule has the whole pool. Outputs
+    // keep the catalogue's order.
     let budgeted = matches!(ctx.runtime_env().memory_pool.memory_limit(), MemoryLimit::Finite(_));
-    let parallel = if budgeted { 1 } else { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(1, 4) };
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let parallel = if budgeted { 1 } else { (cores + 1).clamp(2, 4) };
     let jobs = catalogue.rules.iter().filter(|r| only.is_empty() || only.contains(&r.id)).map(|rule| async move {
         let missing = unmet(rule, fed);
         let mut report = RuleReport {
