@@ -23,12 +23,6 @@ fn cluster_pipeline(p: &Project, name: &str, scheduler: &str) -> String {
     file
 }
 
-fn cases_csv(p: &Project, pipeline: &str) -> String {
-    p.run(&["cases", pipeline, "--status", "new", "--status", "open", "--status", "resolved", "--status", "suppressed", "--format", "csv"])
-        .ok()
-        .stdout
-}
-
 /// Rows each rule returned, from a run's JSON report.
 fn rule_rows(report: &str) -> Vec<(String, u64)> {
     let v: Value = serde_json::from_str(report).unwrap();
@@ -77,7 +71,7 @@ fn every_rule_through_an_in_process_cluster_finds_exactly_the_local_cases() {
     let (local_rows, cluster_rows) = (rule_rows(&local.stdout), rule_rows(&cluster.stdout));
     assert_eq!(local_rows.len(), 27, "every rule ran");
     assert_eq!(cluster_rows, local_rows, "each rule returns as many rows on the cluster");
-    assert_eq!(cases_csv(&p, &file), cases_csv(&p, "pipelines/nightly.toml"), "the same cases");
+    assert_eq!(p.all_cases(&file, &[]), p.all_cases("pipelines/nightly.toml", &[]), "the same cases");
 }
 
 #[test]
@@ -119,7 +113,7 @@ fn a_scheduler_and_two_executors_started_as_processes_run_the_pipeline_with_the_
     }
     let run = p.run(&["run", &file]).ok();
     assert!(run.stdout.contains("into s3://fundwatch/lake"), "{}", run.stdout);
-    assert_eq!(cases_csv(&p, &file), cases_csv(&p, "pipelines/nightly.toml"), "the same cases as the local run");
+    assert_eq!(p.all_cases(&file, &[]), p.all_cases("pipelines/nightly.toml", &[]), "the same cases as the local run");
 }
 
 #[test]

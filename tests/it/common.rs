@@ -55,6 +55,13 @@ impl Project {
         run_in_with_env(self.dir.path(), args, env)
     }
 
+    /// Every case of every status, as CSV (`fundwatch cases`).
+    pub fn all_cases(&self, pipeline: &str, env: &[(&str, &str)]) -> String {
+        let statuses = ["--status", "new", "--status", "open", "--status", "resolved", "--status", "suppressed"];
+        let args: Vec<&str> = ["cases", pipeline].into_iter().chain(statuses).chain(["--format", "csv"]).collect();
+        self.run_with_env(&args, env).ok().stdout
+    }
+
     pub fn lake(&self) -> PathBuf {
         self.path("lake")
     }

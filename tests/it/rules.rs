@@ -76,18 +76,11 @@ async fn the_catalogue_finds_every_planted_case_in_the_sample_and_no_decoy() {
     let _ = Path::new(".");
 }
 
-/// Every case of every status, as CSV.
-fn all_cases(p: &Project, pipeline: &str, env: &[(&str, &str)]) -> String {
-    p.run_with_env(&["cases", pipeline, "--status", "new", "--status", "open", "--status", "resolved", "--status", "suppressed", "--format", "csv"], env)
-        .ok()
-        .stdout
-}
-
 #[test]
 fn under_a_memory_budget_large_joins_sort_and_merge_and_find_exactly_the_cases_of_the_unrestricted_run() {
     let p = sample_project();
     p.run(&["run", "pipelines/nightly.toml"]).ok();
-    let free = all_cases(&p, "pipelines/nightly.toml", &[]);
+    let free = p.all_cases("pipelines/nightly.toml", &[]);
     assert!(free.lines().count() > 20, "the sample run has cases:\n{free}");
 
     // Thresholds at zero: DataFusion broadcasts no join, as when both sides
@@ -110,7 +103,7 @@ fn under_a_memory_budget_large_joins_sort_and_merge_and_find_exactly_the_cases_o
     let plan = p.run_with_env(&["sql", "pipelines/budget.toml", "-e", "EXPLAIN SELECT * FROM exited_still_paid"], &large).ok().stdout;
     assert!(plan.contains("SortMergeJoinExec") && !plan.contains("HashJoinExec"), "{plan}");
     p.run_with_env(&["run", "pipelines/budget.toml"], &large).ok();
-    assert_eq!(all_cases(&p, "pipelines/budget.toml", &large), free, "the same cases as the unrestricted run");
+    assert_eq!(p.all_cases("pipelines/budget.toml", &large), free, "the same cases as the unrestricted run");
 
     // With DataFusion's thresholds, a join with a small table keeps its hash table.
     let plan = p.run(&["sql", "pipelines/budget.toml", "-e", "EXPLAIN SELECT * FROM age_ineligible"]).ok().stdout;

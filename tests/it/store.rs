@@ -132,19 +132,13 @@ fn moved_pipeline(p: &Project, moto: &Moto, extracts: &str, lake: &str, out: &st
     text + &moto.section()
 }
 
-fn cases_csv(p: &Project, pipeline: &str) -> String {
-    p.run(&["cases", pipeline, "--status", "new", "--status", "open", "--status", "resolved", "--status", "suppressed", "--format", "csv"])
-        .ok()
-        .stdout
-}
-
 #[tokio::test]
 async fn the_sample_pipeline_on_an_object_store_finds_exactly_the_cases_of_the_local_run() {
     let moto = Moto::start();
     moto.create_bucket("fundwatch");
     let p = sample_project();
     p.run(&["run", "pipelines/nightly.toml"]).ok();
-    let local_cases = cases_csv(&p, "pipelines/nightly.toml");
+    let local_cases = p.all_cases("pipelines/nightly.toml", &[]);
     assert!(local_cases.lines().count() > 20, "the sample run has cases:\n{local_cases}");
 
     // The extracts go up to the store, and the local copies away.
@@ -158,7 +152,7 @@ async fn the_sample_pipeline_on_an_object_store_finds_exactly_the_cases_of_the_l
     let run = p.run(&["run", "pipelines/remote.toml"]).ok();
     assert!(run.stdout.contains("published: s3://fundwatch/out/runs/2024-07-15-"), "{}", run.stdout);
     assert!(run.stdout.contains("into s3://fundwatch/lake"), "{}", run.stdout);
-    assert_eq!(cases_csv(&p, "pipelines/remote.toml"), local_cases, "the same cases as the local run");
+    assert_eq!(p.all_cases("pipelines/remote.toml", &[]), local_cases, "the same cases as the local run");
 
     // The lake is on the store, partitioned as on a disk.
     let lake = Remote::connect("s3://fundwatch/lake", &moto.config()).await.unwrap();
@@ -188,7 +182,7 @@ async fn the_sample_pipeline_on_an_object_store_finds_exactly_the_cases_of_the_l
     let latest: serde_json::Value = serde_json::from_slice(&out.get("latest.json").await.unwrap().unwrap()).unwrap();
     assert_ne!(latest["run"].as_str().unwrap(), first_run);
     assert!(out.list(first_run.trim_end_matches('/')).await.unwrap().is_empty(), "the replaced publication is removed");
-    assert_eq!(cases_csv(&p, "pipelines/remote.toml"), local_cases);
+    assert_eq!(p.all_cases("pipelines/remote.toml", &[]), local_cases);
 }
 
 #[test]
