@@ -200,6 +200,18 @@ mod tests {
     use datafusion::datasource::MemTable;
     use datafusion::physical_plan::displayable;
 
+    /// Two sessions on two partitions with the same tables: one without a
+    /// budget, one under 64 MiB.
+    async fn sessions() -> (SessionContext, SessionContext) {
+        let free = Engine::unlimited().expect("an engine").session();
+        free.state_ref().write().config_mut().options_mut().execution.target_partitions = 2;
+        let budget = budgeted().session();
+        for ctx in [&free, &budget] {
+            tables(ctx, 20_000).await;
+        }
+        (free, budget)
+    }
+
     fn budgeted() -> Engine {
         let config = EngineConfig {
             kind: crate::pipeline::EngineKind::Local,
@@ -236,12 +248,7 @@ mod tests {
 
     #[tokio::test]
     async fn under_a_budget_a_join_of_two_large_inputs_sorts_and_merges_and_finds_the_same_rows() {
-        let free = Engine::unlimited().expect("an engine").session();
-        free.state_ref().write().config_mut().options_mut().execution.target_partitions = 2;
-        let budget = budgeted().session();
-        for ctx in [&free, &budget] {
-            tables(ctx, 20_000).await;
-        }
+        let (free, budget) = sessions().await;
         // Thresholds at zero: the planner broadcasts nothing, as with two inputs of a hundred million rows.
         for ctx in [&free, &budget] {
             ctx.sql("SET datafusion.optimizer.hash_join_single_partition_threshold = 0").await.expect("set").collect().await.expect("set");
@@ -257,12 +264,7 @@ mod tests {
 
     #[tokio::test]
     async fn under_a_budget_a_join_with_a_small_table_keeps_its_hash_table() {
-        let free = Engine::unlimited().expect("an engine").session();
-        free.state_ref().write().config_mut().options_mut().execution.target_partitions = 2;
-        let budget = budgeted().session();
-        for ctx in [&free, &budget] {
-            tables(ctx, 20_000).await;
-        }
+        let (free, budget) = sessions().await;
         let (_, free_rows) = plan_and_rows(&free, SMALL_JOIN).await;
         let (budget_plan, budget_rows) = plan_and_rows(&budget, SMALL_JOIN).await;
         assert!(budget_plan.contains("HashJoinExec: mode=CollectLeft") && !budget_plan.contains("SortMergeJoinExec"), "{budget_plan}");
