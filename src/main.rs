@@ -287,7 +287,7 @@ async fn dispatch(cli: Cli, progress: Progress) -> Result<Outcome, fundwatch::Er
             fundwatch::cluster::executor(options, stores).await?;
         }
         Command::Demo { households, out, seed, as_of, portable } => {
-            let report = commands::demo(households, &out, seed, &as_of, portable)?;
+            let report = commands::demo(households, &out, seed, &as_of, portable, &progress)?;
             print(json, &report, commands::render_demo);
         }
     }

@@ -416,10 +416,10 @@ fn build(file: &Path, dir: PathBuf, raw: RawPipeline, problems: &mut Vec<ConfigP
     let params = Params::from_table(&raw.params, problems);
 
     let mut check_location = |at: &str, path: &str| {
-        if crate::store::is_url(path) {
-            if let Err(m) = crate::store::check_url(path) {
-                problems.push(ConfigProblem { at: at.to_string(), message: m });
-            }
+        if crate::store::is_url(path)
+            && let Err(m) = crate::store::check_url(path)
+        {
+            problems.push(ConfigProblem { at: at.to_string(), message: m });
         }
     };
     check_location("lake.path", &raw.lake.path);

@@ -271,12 +271,11 @@ impl Staged {
             let Some(date) = rel.strip_suffix(".json").filter(|d| !d.contains('/')).and_then(normalise::parse_date) else {
                 continue;
             };
-            if let Some(bytes) = remote.get(&rel).await? {
-                if let Ok(p) = serde_json::from_slice::<Pointer>(&bytes) {
-                    if p.as_of == date {
-                        out.push(p);
-                    }
-                }
+            if let Some(bytes) = remote.get(&rel).await?
+                && let Ok(p) = serde_json::from_slice::<Pointer>(&bytes)
+                && p.as_of == date
+            {
+                out.push(p);
             }
         }
         Ok(out)

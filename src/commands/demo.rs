@@ -6,13 +6,17 @@ use std::path::Path;
 use crate::Error;
 use crate::demo::{self, DemoOptions, DemoReport};
 use crate::ingest;
+use crate::progress::{Extent, Progress};
 
-/// Writes the synthetic province.
-pub fn demo(households: usize, out: &Path, seed: u64, as_of: &str, portable: bool) -> Result<DemoReport, Error> {
+/// Writes the synthetic province, with a bar of households made on a terminal.
+pub fn demo(households: usize, out: &Path, seed: u64, as_of: &str, portable: bool, progress: &Progress) -> Result<DemoReport, Error> {
     let as_of = ingest::normalise::parse_date(as_of)
         .ok_or_else(|| Error::Usage(format!("--as-of \"{as_of}\" is not a date (e.g. 2024-07-15)")))?;
     let options = DemoOptions { households, seed, out: out.to_path_buf(), as_of, portable };
-    demo::generate(&options).map_err(|e| match e {
+    let made = progress.counter("households", Extent::Rows(households as u64));
+    let report = demo::generate(&options, &made);
+    made.finish();
+    report.map_err(|e| match e {
         demo::DemoError::Invalid(m) => Error::Usage(m),
         other => Error::Output { path: out.to_string_lossy().into_owned(), message: other.to_string() },
     })

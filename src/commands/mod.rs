@@ -105,7 +105,7 @@ pub async fn check(file: &Path) -> Result<CheckReport, Error> {
     let files_checked = pipeline
         .sources
         .iter()
-        .map(|s| ingest::inputs::resolve(&pipeline, s).map(|i| i.len()).unwrap_or(0))
+        .map(|s| ingest::inputs::resolve(pipeline, s).map(|i| i.len()).unwrap_or(0))
         .sum();
     Ok(CheckReport {
         pipeline: file.to_string_lossy().into_owned(),

@@ -1,6 +1,8 @@
 //! The synthetic world's households: people, their enrolments in programs,
 //! and the payouts those enrolments produce.
 
+use std::sync::Arc;
+
 use chrono::NaiveDate;
 
 use super::world::Month;
@@ -73,21 +75,25 @@ pub enum Settled {
     Failed(&'static str),
 }
 
+/// One payout. The texts all payouts of a roster record have in common
+/// are shared (`Arc<str>`): a province writes a dozen payouts per record.
 #[derive(Debug, Clone)]
 pub struct Payout {
     pub id: String,
     pub program: &'static str,
-    pub region: String,
-    pub id_no: String,
-    pub name: String,
-    pub household_id: String,
-    pub account: String,
-    pub holder: String,
+    /// The county of `region` (its first six digits).
+    pub county: &'static str,
+    pub region: Arc<str>,
+    pub id_no: Arc<str>,
+    pub name: Arc<str>,
+    pub household_id: Arc<str>,
+    pub account: Arc<str>,
+    pub holder: Arc<str>,
     pub amount: i64,
     pub period: Month,
     pub paid_on: NaiveDate,
     pub batch: String,
-    pub paid_by: String,
+    pub paid_by: Arc<str>,
     pub settled: Settled,
 }
 

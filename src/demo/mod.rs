@@ -23,6 +23,8 @@ use std::path::{Path, PathBuf};
 use chrono::{Duration, NaiveDate};
 use serde::Serialize;
 
+use crate::progress::Counter;
+
 pub use emit::{Expected, Decoy};
 use household::{Enrol, Household, Person};
 use world::{Dice, Ids, Month, age, birthday};
@@ -78,11 +80,22 @@ pub const TEMP_AID_CATEGORIES: &[&str] = &["急难型", "支出型", "低收入�
 /// The county reserved for the count-spike decoy (a program too small to spike).
 pub(crate) const SMALL_COUNTY: &str = "220112";
 
-/// County (six digits) × program × month.
-pub type Cell = (String, String, Month);
+/// County (six digits) × program × month. The texts are the province's own
+/// constants, so counting a payout into its cell allocates nothing.
+pub type Cell = (&'static str, &'static str, Month);
 
 pub fn cell(county: &str, program: &str, period: Month) -> Cell {
-    (county.to_string(), program.to_string(), period)
+    let program = PROGRAMS.iter().copied().find(|p| *p == program);
+    debug_assert!(program.is_some(), "cells are of the province's programs");
+    (county_of(county), program.unwrap_or_default(), period)
+}
+
+/// The county of a region code (its first six digits), as the province's constant.
+pub fn county_of(region: &str) -> &'static str {
+    let code = region.get(..6).unwrap_or(region);
+    let county = world::COUNTIES.iter().map(|c| c.0).find(|c| *c == code);
+    debug_assert!(county.is_some(), "regions are of the province's counties");
+    county.unwrap_or_default()
 }
 
 /// Officials of a county: who approves, who pays, and a village cadre.
@@ -136,6 +149,14 @@ impl Ctx {
         }
         let o = emit::appoint_officials(self, county);
         self.officials.entry(county).or_insert(o).clone()
+    }
+
+    /// Who pays a county's benefits (their ID number).
+    pub fn payer(&mut self, county: &'static str) -> String {
+        if let Some(o) = self.officials.get(county) {
+            return o.payer.id.clone();
+        }
+        self.officials(county).payer.id
     }
 
     pub fn all_officials(&self) -> impl Iterator<Item = (&'static str, &Officials)> {
@@ -193,7 +214,16 @@ impl Ctx {
 
     pub fn next_payout_id(&mut self, period: Month) -> String {
         self.next_payout += 1;
-        format!("PO{}{:08}", period.compact(), self.next_payout)
+        let mut id = String::with_capacity(24);
+        id.push_str("PO");
+        period.push_compact(&mut id);
+        let n = self.next_payout;
+        if n < 100_000_000 {
+            sinks::push_padded(&mut id, n as u32, 8);
+        } else {
+            id.push_str(itoa::Buffer::new().format(n));
+        }
+        id
     }
 
     /// A roster record with ordinary dates: enrolled before the window,
@@ -278,8 +308,8 @@ impl Ctx {
     }
 
     /// The usual pay day of a batch: the same each month for a county and program.
-    pub fn pay_day(&self, county: &str, program: &str, period: Month) -> NaiveDate {
-        if let Some(d) = self.batch_dates.get(&cell(county, program, period)) {
+    pub fn pay_day(&self, county: &'static str, program: &'static str, period: Month) -> NaiveDate {
+        if let Some(d) = self.batch_dates.get(&(county, program, period)) {
             return *d;
         }
         let c: u32 = county.bytes().map(u32::from).sum();
@@ -292,8 +322,9 @@ pub fn village_code(county: &str, v: usize) -> String {
     format!("{county}{:03}{:03}", v / 3 + 1, v % 3 + 1)
 }
 
-/// Writes a synthetic province to `options.out`.
-pub fn generate(options: &DemoOptions) -> Result<DemoReport, DemoError> {
+/// Writes a synthetic province to `options.out`, counting the background
+/// households made into `made`.
+pub fn generate(options: &DemoOptions, made: &Counter) -> Result<DemoReport, DemoError> {
     let started = std::time::Instant::now();
     if options.households == 0 {
         return Err(DemoError::Invalid("--households must be at least 1".into()));
@@ -333,6 +364,9 @@ pub fn generate(options: &DemoOptions) -> Result<DemoReport, DemoError> {
     for i in 0..options.households {
         let county = counties[i % counties.len()];
         emit::background_household(&mut ctx, county, i)?;
+        if i % 1024 == 1023 {
+            made.add(1024);
+        }
         // Spread the planted households through the population.
         if i % 240 == 120 || (options.households < 240 && i + 1 == options.households) {
             let rep = i / 240;
@@ -341,6 +375,7 @@ pub fn generate(options: &DemoOptions) -> Result<DemoReport, DemoError> {
             }
         }
     }
+    made.add(options.households as u64 % 1024);
     scenarios::plant_once(&mut ctx)?;
     emit::allocations(&mut ctx)?;
     emit::reference_tables(&mut ctx)?;

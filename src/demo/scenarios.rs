@@ -69,12 +69,12 @@ fn write(ctx: &mut Ctx, hh: &Household) -> Result<Vec<Payout>, DemoError> {
 fn write_with(ctx: &mut Ctx, hh: &Household, change: impl FnOnce(&mut Ctx, &mut Vec<Payout>)) -> Result<Vec<Payout>, DemoError> {
     let mut payouts = emit::payouts_of(ctx, hh);
     change(ctx, &mut payouts);
-    emit::emit(ctx, hh, &payouts)?;
+    emit::emit(ctx, hh.clone(), payouts.clone())?;
     Ok(payouts)
 }
 
 fn find(payouts: &[Payout], id_no: &str, program: &str, period: Month) -> Option<usize> {
-    payouts.iter().position(|p| p.id_no == id_no && p.program == program && p.period == period)
+    payouts.iter().position(|p| &*p.id_no == id_no && p.program == program && p.period == period)
 }
 
 /// A resident of a hukou of their own, on no roster.
@@ -82,7 +82,7 @@ fn lone_resident(ctx: &mut Ctx, county: &'static str, region: Option<String>, pe
     let mut hh = ctx.new_household(county, region);
     hh.holder = person.name.clone();
     hh.members.push(person);
-    emit::emit(ctx, &hh, &[])
+    emit::emit(ctx, hh, Vec::new())
 }
 
 /// The calendar year with most months in the window, and its months there.
@@ -405,8 +405,8 @@ fn accounts(ctx: &mut Ctx, c1: &'static str, c2: &'static str, c3: &'static str)
     let other = ctx.new_account();
     write_with(ctx, &hh, |_, payouts| {
         if let Some(i) = find(payouts, &id, DISABILITY_LIVING, month) {
-            payouts[i].account = other;
-            payouts[i].holder = name;
+            payouts[i].account = other.into();
+            payouts[i].holder = name.into();
         }
     })?;
     ctx.expect("multiple_accounts", &[&id, &month.text()], "two cards in month 8");
@@ -419,7 +419,7 @@ fn accounts(ctx: &mut Ctx, c1: &'static str, c2: &'static str, c3: &'static str)
     let switch = ctx.w(9);
     write_with(ctx, &hh, |_, payouts| {
         for p in payouts.iter_mut().filter(|p| p.period >= switch) {
-            p.account = new_card.clone();
+            p.account = new_card.as_str().into();
         }
     })?;
     ctx.decoy("multiple_accounts", "id_no", &id, "card replaced between months 9 and 10");
@@ -568,7 +568,7 @@ fn field_checks(ctx: &mut Ctx, c1: &'static str, c2: &'static str, c3: &'static 
     let payouts = write(ctx, &hh)?;
     let called = ctx.as_of - Duration::days(5);
     let month = ctx.w(10);
-    let of = |m: usize| payouts.iter().find(|p| p.id_no == hh.members[m].id && p.period == month).map(|p| p.id.clone());
+    let of = |m: usize| payouts.iter().find(|p| *p.id_no == *hh.members[m].id && p.period == month).map(|p| p.id.clone());
     if let (Some(a), Some(b), Some(c)) = (of(0), of(1), of(2)) {
         followup(ctx, &a, called, true, Some("none"), "说从没收到过")?;
         ctx.expect("followup_not_received", &[&a], "reached, says the money never came");
@@ -594,7 +594,7 @@ fn field_checks(ctx: &mut Ctx, c1: &'static str, c2: &'static str, c3: &'static 
     let other: String = other.into_iter().collect();
     write_with(ctx, &hh, |_, payouts| {
         for p in payouts.iter_mut() {
-            p.name = other.clone();
+            p.name = other.as_str().into();
         }
     })?;
     ctx.expect("name_mismatch", &[&id], "paid under a name that differs by one character from roster and registry");
@@ -852,7 +852,7 @@ fn broken_rows(ctx: &mut Ctx, county: &'static str) -> R {
         Some(c) => format!("{fake}{}", char::from(c)),
         None => fake,
     };
-    let sink = &mut ctx.out.payouts[1];
+    let sink = &mut ctx.out.households.here()?.payouts[1];
     sink.raw_line(&format!("POBROKEN01,dibao,{region},{fake},钱某,HHX,621700000001,钱某,一百元,{p},{day},BX,"))?;
     sink.raw_line(&format!("POBROKEN02,dibao,{region},{fake},钱某,HHX,621700000001,钱某,500.00,{p},{}0230,BX,", period.year))?;
     sink.raw_line(&format!("POBROKEN03,dibao,{region},,钱某,HHX,621700000001,钱某,500.00,{p},{day},BX,"))?;
@@ -864,11 +864,11 @@ fn broken_rows(ctx: &mut Ctx, county: &'static str) -> R {
         "", "1", "A类", "", "", "",
     ];
     let row: Vec<super::sinks::V> = cells.iter().map(|c| if c.is_empty() { super::sinks::V::N } else { super::sinks::V::from(*c) }).collect();
-    ctx.out.roster.row(&row)?;
+    ctx.out.households.here()?.roster.row(&row)?;
 
-    ctx.out.residents.raw_line("{\"身份证号\": \"220102196001010070\", \"姓名\": \"钱某\", \"行政区划\"")?;
+    ctx.out.households.here()?.residents.raw_line("{\"身份证号\": \"220102196001010070\", \"姓名\": \"钱某\", \"行政区划\"")?;
     ctx.out.deaths_civil.raw_line(&format!("{fake},钱某,不详,{}", ctx.as_of))?;
-    ctx.out.bank_returns.raw_line("POBROKEN99,成功,,20241301")?;
+    ctx.out.households.here()?.bank_returns.raw_line("POBROKEN99,成功,,20241301")?;
     let called = ctx.as_of - Duration::days(3);
     followup(ctx, "PO000000NOTEXIST", called, true, Some("full"), "流水号抄错")?;
     followup(ctx, "PO000000NOTEXIST2", called, true, Some("不知道"), "答案不在选项内")?;

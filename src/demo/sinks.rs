@@ -3,7 +3,6 @@
 //! date and money spellings of the systems that export them.
 
 use std::borrow::Cow;
-use std::fmt::Write as _;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -100,18 +99,58 @@ pub enum DateStyle {
 }
 
 impl DateStyle {
-    /// Appends the date to `out`. Written out by hand: chrono's strftime parses
-    /// its pattern on every call, and the demo spells tens of millions of dates.
+    /// Appends the date to `out`. Spelled digit by digit: the demo writes
+    /// tens of millions of dates, and `format!` machinery is most of the cost.
     fn push(self, d: NaiveDate, out: &mut String) {
         let (y, m, day) = (d.year(), d.month(), d.day());
-        // Writing into a String cannot fail.
-        let _ = match self {
-            DateStyle::Iso => write!(out, "{y:04}-{m:02}-{day:02}"),
-            DateStyle::Slash => write!(out, "{y:04}/{m}/{day}"),
-            DateStyle::Compact => write!(out, "{y:04}{m:02}{day:02}"),
-            DateStyle::Chinese => write!(out, "{y:04}年{m}月{day}日"),
-        };
+        match self {
+            DateStyle::Iso => {
+                push_year(out, y);
+                out.push('-');
+                push_padded(out, m, 2);
+                out.push('-');
+                push_padded(out, day, 2);
+            }
+            DateStyle::Slash => {
+                push_year(out, y);
+                out.push('/');
+                push_padded(out, m, 1);
+                out.push('/');
+                push_padded(out, day, 1);
+            }
+            DateStyle::Compact => {
+                push_year(out, y);
+                push_padded(out, m, 2);
+                push_padded(out, day, 2);
+            }
+            DateStyle::Chinese => {
+                push_year(out, y);
+                out.push('年');
+                push_padded(out, m, 1);
+                out.push('月');
+                push_padded(out, day, 1);
+                out.push('日');
+            }
+        }
     }
+}
+
+/// `n` in decimal, zero-padded to `width` digits.
+pub fn push_padded(out: &mut String, n: u32, width: usize) {
+    let mut digits = itoa::Buffer::new();
+    let s = digits.format(n);
+    for _ in s.len()..width {
+        out.push('0');
+    }
+    out.push_str(s);
+}
+
+/// A year in four digits (with a sign before the year 1).
+fn push_year(out: &mut String, y: i32) {
+    if y < 0 {
+        out.push('-');
+    }
+    push_padded(out, y.unsigned_abs(), 4);
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -193,6 +232,9 @@ impl Sink {
             }
             Format::Xlsx => {
                 let mut book = rust_xlsxwriter::Workbook::new();
+                // The fastest deflate: the sheet of a big roster takes longer
+                // to compress at the default level than to make.
+                book.set_zip_compression_level(1);
                 book.add_worksheet_with_constant_memory().map_err(|e| err(path, e))?;
                 Out::Xlsx {
                     book: Box::new(book),
@@ -262,15 +304,24 @@ impl Sink {
         let (dates, grouped_money) = (self.dates, self.grouped_money);
         match &mut self.out {
             Out::Csv(pipe) => {
+                let buf = &mut pipe.buf;
                 for (i, (v, c)) in cells.iter().zip(&self.columns).enumerate() {
                     if i > 0 {
-                        pipe.buf.push(',');
+                        buf.push(',');
                     }
-                    self.scratch.clear();
-                    push_text(&mut self.scratch, v, c.kind, dates, grouped_money);
-                    push_csv_field(&mut pipe.buf, &self.scratch);
+                    match v {
+                        V::S(s) => push_csv_field(buf, s),
+                        // Grouped money holds commas, so it is quoted.
+                        V::M(_) if grouped_money => {
+                            self.scratch.clear();
+                            push_text(&mut self.scratch, v, c.kind, dates, grouped_money);
+                            push_csv_field(buf, &self.scratch);
+                        }
+                        // Dates, plain money, numbers and 是/否 never need quotes.
+                        other => push_text(buf, other, c.kind, dates, grouped_money),
+                    }
                 }
-                pipe.buf.push_str("\r\n");
+                buf.push_str("\r\n");
                 pipe.end_record().map_err(|e| err(&self.path, e))?;
             }
             Out::Jsonl(pipe, keys) => {
@@ -284,9 +335,7 @@ impl Sink {
                     match v {
                         V::N => out.push_str("null"),
                         V::M(cents) => push_cents(out, i128::from(*cents)),
-                        V::I(i) => {
-                            let _ = write!(out, "{i}");
-                        }
+                        V::I(i) => out.push_str(itoa::Buffer::new().format(*i)),
                         V::B(b) => out.push_str(if *b { "true" } else { "false" }),
                         other => {
                             self.scratch.clear();
@@ -371,11 +420,9 @@ fn push_text(out: &mut String, v: &V, kind: Kind, dates: DateStyle, grouped_mone
         V::N => {}
         V::S(s) => out.push_str(s),
         V::D(d) => dates.push(*d, out),
-        V::M(c) if grouped_money => out.push_str(&grouped(*c)),
+        V::M(c) if grouped_money => push_grouped(out, *c),
         V::M(c) => push_cents(out, i128::from(*c)),
-        V::I(i) => {
-            let _ = write!(out, "{i}");
-        }
+        V::I(i) => out.push_str(itoa::Buffer::new().format(*i)),
         V::B(b) => out.push_str(match (kind, b) {
             (Kind::Bool, true) => "是",
             (Kind::Bool, false) => "否",
@@ -387,7 +434,7 @@ fn push_text(out: &mut String, v: &V, kind: Kind, dates: DateStyle, grouped_mone
 
 /// A CSV field, quoted when it holds a separator, a quote or a line break.
 fn push_csv_field(out: &mut String, t: &str) {
-    if t.contains([',', '"', '\n', '\r']) {
+    if t.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
         out.push('"');
         out.push_str(&t.replace('"', "\"\""));
         out.push('"');
@@ -425,9 +472,10 @@ impl Pipe {
         let (tx, rx) = sync_channel::<String>(4);
         let (back, spare) = sync_channel::<String>(8);
         let thread = std::thread::Builder::new().name("demo-writer".into()).spawn(move || {
+            let mut gbk = gbk.then(Gbk::default);
             for mut chunk in rx {
-                if gbk {
-                    file.write_all(&encoding_rs::GBK.encode(&chunk).0)?;
+                if let Some(gbk) = &mut gbk {
+                    file.write_all(gbk.encode(&chunk))?;
                 } else {
                     file.write_all(chunk.as_bytes())?;
                 }
@@ -473,18 +521,66 @@ impl Pipe {
     }
 }
 
-fn grouped(cents: i64) -> String {
-    let plain = format_cents(i128::from(cents));
-    let (sign, rest) = plain.strip_prefix('-').map_or(("", plain.as_str()), |r| ("-", r));
-    let (int, frac) = rest.split_once('.').unwrap_or((rest, "00"));
-    let mut out = String::new();
+/// UTF-8 to GBK through encoding_rs, remembering each character's two
+/// bytes: the encoder searches its tables for every character, and an
+/// extract spells the same few thousand characters millions of times.
+/// GBK is stateless, so character by character gives the bytes the
+/// encoder gives for the whole text.
+struct Gbk {
+    /// GBK bytes by code point (Basic Multilingual Plane); `[0, 0]` until first seen.
+    codes: Vec<[u8; 2]>,
+    out: Vec<u8>,
+}
+
+impl Default for Gbk {
+    fn default() -> Self {
+        Gbk { codes: vec![[0, 0]; 0x1_0000], out: Vec::with_capacity(CHUNK) }
+    }
+}
+
+impl Gbk {
+    fn encode(&mut self, text: &str) -> &[u8] {
+        self.out.clear();
+        let bytes = text.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            let ascii = bytes[i..].iter().position(|b| !b.is_ascii()).unwrap_or(bytes.len() - i);
+            self.out.extend_from_slice(&bytes[i..i + ascii]);
+            i += ascii;
+            let Some(ch) = text[i..].chars().next() else { break };
+            i += ch.len_utf8();
+            let known = self.codes.get(ch as usize).filter(|code| code[0] != 0);
+            if let Some(code) = known {
+                self.out.extend_from_slice(code);
+                continue;
+            }
+            let mut utf8 = [0u8; 4];
+            let (encoded, _, _) = encoding_rs::GBK.encode(ch.encode_utf8(&mut utf8));
+            if let (Some(slot), [a, b]) = (self.codes.get_mut(ch as usize), encoded.as_ref()) {
+                *slot = [*a, *b];
+            }
+            self.out.extend_from_slice(&encoded);
+        }
+        &self.out
+    }
+}
+
+/// Money with thousands separators: `-1,234,567.89`.
+fn push_grouped(out: &mut String, cents: i64) {
+    if cents < 0 {
+        out.push('-');
+    }
+    let a = cents.unsigned_abs();
+    let mut digits = itoa::Buffer::new();
+    let int = digits.format(a / 100);
     for (i, ch) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
+        if i > 0 && (int.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);
     }
-    format!("{sign}{out}.{frac}")
+    out.push('.');
+    push_padded(out, (a % 100) as u32, 2);
 }
 
 fn json_string(s: &str) -> String {
@@ -561,8 +657,37 @@ mod tests {
 
     #[test]
     fn money_groups_by_thousands() {
+        let grouped = |cents| {
+            let mut s = String::new();
+            push_grouped(&mut s, cents);
+            s
+        };
         assert_eq!(grouped(123_450), "1,234.50");
         assert_eq!(grouped(70_000), "700.00");
+        assert_eq!(grouped(5), "0.05");
         assert_eq!(grouped(-123_456_789), "-1,234,567.89");
+    }
+
+    #[test]
+    fn gbk_character_by_character_is_what_the_encoder_gives_for_the_whole_text() {
+        let text = "发放明细,张三,1,234.50,2024年5月9日\r\n€ 𠀀 ÿ 李四丰\r\n张三";
+        let mut gbk = Gbk::default();
+        assert_eq!(gbk.encode(text), encoding_rs::GBK.encode(text).0.as_ref());
+        // Again, from what it remembered.
+        assert_eq!(gbk.encode(text), encoding_rs::GBK.encode(text).0.as_ref());
+    }
+
+    #[test]
+    fn dates_are_spelled_as_each_system_exports_them() {
+        let d = NaiveDate::from_ymd_opt(2024, 5, 9).unwrap_or_default();
+        let spell = |style: DateStyle| {
+            let mut s = String::new();
+            style.push(d, &mut s);
+            s
+        };
+        assert_eq!(spell(DateStyle::Iso), "2024-05-09");
+        assert_eq!(spell(DateStyle::Slash), "2024/5/9");
+        assert_eq!(spell(DateStyle::Compact), "20240509");
+        assert_eq!(spell(DateStyle::Chinese), "2024年5月9日");
     }
 }

@@ -192,7 +192,14 @@ impl Month {
 
     /// `202405`, a form payout systems export.
     pub fn compact(self) -> String {
-        format!("{:04}{:02}", self.year, self.month)
+        let mut s = String::with_capacity(6);
+        self.push_compact(&mut s);
+        s
+    }
+
+    pub fn push_compact(self, out: &mut String) {
+        super::sinks::push_padded(out, self.year.unsigned_abs(), 4);
+        super::sinks::push_padded(out, self.month, 2);
     }
 }
 

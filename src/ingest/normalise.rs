@@ -185,11 +185,15 @@ pub fn format_cents(cents: i128) -> String {
 
 /// Cents as `1234.50`, appended to `out` (no allocation of its own).
 pub fn push_cents(out: &mut String, cents: i128) {
-    use std::fmt::Write as _;
-    let sign = if cents < 0 { "-" } else { "" };
+    if cents < 0 {
+        out.push('-');
+    }
     let a = cents.unsigned_abs();
-    // Writing into a String cannot fail.
-    let _ = write!(out, "{sign}{}.{:02}", a / 100, a % 100);
+    out.push_str(itoa::Buffer::new().format(a / 100));
+    out.push('.');
+    let c = (a % 100) as u8;
+    out.push(char::from(b'0' + c / 10));
+    out.push(char::from(b'0' + c % 10));
 }
 
 /// `true/false`, `1/0`, `Y/N`, `yes/no`, `是/否`, `T/F`, any case.

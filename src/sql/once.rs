@@ -73,7 +73,7 @@ impl TableProvider for OnceView {
                 batches.into_iter().map(|b| b.with_schema(self.schema.clone()).map_err(Into::into)).collect::<Result<Vec<_>>>()
             })
             .await?;
-        let exec: Arc<dyn ExecutionPlan> = MemorySourceConfig::try_new_exec(&[batches.clone()], self.schema.clone(), projection.cloned())?;
+        let exec: Arc<dyn ExecutionPlan> = MemorySourceConfig::try_new_exec(std::slice::from_ref(batches), self.schema.clone(), projection.cloned())?;
         Ok(exec)
     }
 }
