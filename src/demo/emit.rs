@@ -336,9 +336,7 @@ impl HouseholdSinks {
         let half = usize::from(p.period >= self.second_half);
         let mut period = String::with_capacity(7);
         if half == 0 {
-            super::sinks::push_padded(&mut period, p.period.year.unsigned_abs(), 4);
-            period.push('-');
-            super::sinks::push_padded(&mut period, p.period.month, 2);
+            p.period.push_text(&mut period);
         } else {
             p.period.push_compact(&mut period);
         }

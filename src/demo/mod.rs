@@ -217,12 +217,7 @@ impl Ctx {
         let mut id = String::with_capacity(24);
         id.push_str("PO");
         period.push_compact(&mut id);
-        let n = self.next_payout;
-        if n < 100_000_000 {
-            sinks::push_padded(&mut id, n as u32, 8);
-        } else {
-            id.push_str(itoa::Buffer::new().format(n));
-        }
+        sinks::push_padded(&mut id, self.next_payout, 8);
         id
     }
 

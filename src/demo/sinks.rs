@@ -135,8 +135,8 @@ impl DateStyle {
     }
 }
 
-/// `n` in decimal, zero-padded to `width` digits.
-pub fn push_padded(out: &mut String, n: u32, width: usize) {
+/// `n` in decimal, zero-padded to `width` digits (longer numbers in full).
+pub fn push_padded(out: &mut String, n: impl itoa::Integer, width: usize) {
     let mut digits = itoa::Buffer::new();
     let s = digits.format(n);
     for _ in s.len()..width {
@@ -146,7 +146,7 @@ pub fn push_padded(out: &mut String, n: u32, width: usize) {
 }
 
 /// A year in four digits (with a sign before the year 1).
-fn push_year(out: &mut String, y: i32) {
+pub fn push_year(out: &mut String, y: i32) {
     if y < 0 {
         out.push('-');
     }
@@ -580,7 +580,7 @@ fn push_grouped(out: &mut String, cents: i64) {
         out.push(ch);
     }
     out.push('.');
-    push_padded(out, (a % 100) as u32, 2);
+    push_padded(out, a % 100, 2);
 }
 
 fn json_string(s: &str) -> String {
@@ -675,6 +675,18 @@ mod tests {
         assert_eq!(gbk.encode(text), encoding_rs::GBK.encode(text).0.as_ref());
         // Again, from what it remembered.
         assert_eq!(gbk.encode(text), encoding_rs::GBK.encode(text).0.as_ref());
+    }
+
+    #[test]
+    fn numbers_are_padded_to_their_width_and_longer_ones_written_whole() {
+        let padded = |n: u64, width| {
+            let mut s = String::new();
+            push_padded(&mut s, n, width);
+            s
+        };
+        assert_eq!(padded(5, 8), "00000005");
+        assert_eq!(padded(123_456_789, 8), "123456789");
+        assert_eq!(padded(7, 1), "7");
     }
 
     #[test]

@@ -187,7 +187,16 @@ impl Month {
     }
 
     pub fn text(self) -> String {
-        format!("{:04}-{:02}", self.year, self.month)
+        let mut s = String::with_capacity(7);
+        self.push_text(&mut s);
+        s
+    }
+
+    /// `2024-05`, appended to `out`.
+    pub fn push_text(self, out: &mut String) {
+        super::sinks::push_year(out, self.year);
+        out.push('-');
+        super::sinks::push_padded(out, self.month, 2);
     }
 
     /// `202405`, a form payout systems export.
@@ -198,7 +207,7 @@ impl Month {
     }
 
     pub fn push_compact(self, out: &mut String) {
-        super::sinks::push_padded(out, self.year.unsigned_abs(), 4);
+        super::sinks::push_year(out, self.year);
         super::sinks::push_padded(out, self.month, 2);
     }
 }
