@@ -260,6 +260,33 @@ async fn followup_sample(ctx: &SessionContext, catalogue: &Catalogue) -> Result<
     Ok(crate::sql::text_rows(&batches).iter().filter_map(|r| FollowupRow::from_text(r)).collect())
 }
 
+/// How long each rule took in the newest publication under `out_root`
+/// (its `manifest.json`), to start the longest rules first; empty when
+/// there is none or it cannot be read (the rules then start in the
+/// catalogue's order).
+fn last_rule_seconds(out_root: &Path) -> BTreeMap<String, f64> {
+    #[derive(serde::Deserialize)]
+    struct Manifest {
+        rules: Vec<Timed>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Timed {
+        id: String,
+        seconds: f64,
+    }
+    let path = out_root.join("latest").join("manifest.json");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return BTreeMap::new();
+    };
+    match serde_json::from_str::<Manifest>(&text) {
+        Ok(m) => m.rules.into_iter().map(|r| (r.id, r.seconds)).collect(),
+        Err(e) => {
+            tracing::debug!("{}: {e}; the rules start in the catalogue's order", path.display());
+            BTreeMap::new()
+        }
+    }
+}
+
 /// `fundwatch run`: ingest, run the rules, give the cases their life, publish.
 pub async fn run(file: &Path, as_of: Option<&str>, only: &[String], progress: &Progress) -> Result<RunReport, Error> {
     let started_at = Local::now();
@@ -312,7 +339,10 @@ pub async fn run(file: &Path, as_of: Option<&str>, only: &[String], progress: &P
         })?;
         Some(dir)
     };
-    let outputs = crate::rules::run::run_all(&ctx, &catalogue, &params, &fed, only, scratch.as_ref().map(|d| d.path())).await?;
+    let spread = crate::rules::run::Spread::for_session(&ctx, on_cluster(pipeline));
+    let last = last_rule_seconds(&out_root);
+    let outputs =
+        crate::rules::run::run_all(&ctx, &catalogue, &params, &fed, only, scratch.as_ref().map(|d| d.path()), spread, &last).await?;
     drop(scratch);
     stages.rules = lap();
 
@@ -507,3 +537,29 @@ pub fn render_ingest(report: &IngestReport) -> String {
     out
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_publication_gives_each_rule_its_time() {
+        let out = tempfile::tempdir().expect("a directory");
+        assert!(last_rule_seconds(out.path()).is_empty(), "no publication yet");
+        let latest = out.path().join("latest");
+        std::fs::create_dir_all(&latest).expect("latest");
+        std::fs::write(
+            latest.join("manifest.json"),
+            r#"{"as_of": "2024-07-15", "rules": [
+                {"id": "shared_account", "status": "ran", "rows": 3, "seconds": 5.5},
+                {"id": "over_disbursed", "status": "skipped", "rows": 0, "seconds": 0.0}]}"#,
+        )
+        .expect("manifest");
+        let last = last_rule_seconds(out.path());
+        assert_eq!(last.get("shared_account"), Some(&5.5));
+        assert_eq!(last.get("over_disbursed"), Some(&0.0));
+        assert_eq!(last.len(), 2);
+        std::fs::write(latest.join("manifest.json"), "{ not json").expect("garbled");
+        assert!(last_rule_seconds(out.path()).is_empty(), "a manifest that cannot be read gives no order");
+    }
+}
