@@ -61,7 +61,7 @@ pub async fn cases(file: &Path, as_of: Option<&str>, filter: &CaseFilter, format
         Location::Local(root) => {
             let dir = match date {
                 Some(d) => publish::run_dir(root, d),
-                None => root.join("latest"),
+                None => root.join(crate::publish::LATEST),
             };
             let path = dir.join("cases.parquet");
             if !path.is_file() {

@@ -274,7 +274,7 @@ fn last_rule_seconds(out_root: &Path) -> BTreeMap<String, f64> {
         id: String,
         seconds: f64,
     }
-    let path = out_root.join("latest").join("manifest.json");
+    let path = out_root.join(crate::publish::LATEST).join(crate::publish::MANIFEST);
     let Ok(text) = std::fs::read_to_string(&path) else {
         return BTreeMap::new();
     };
@@ -546,10 +546,10 @@ mod tests {
     fn the_last_publication_gives_each_rule_its_time() {
         let out = tempfile::tempdir().expect("a directory");
         assert!(last_rule_seconds(out.path()).is_empty(), "no publication yet");
-        let latest = out.path().join("latest");
+        let latest = out.path().join(crate::publish::LATEST);
         std::fs::create_dir_all(&latest).expect("latest");
         std::fs::write(
-            latest.join("manifest.json"),
+            latest.join(crate::publish::MANIFEST),
             r#"{"as_of": "2024-07-15", "rules": [
                 {"id": "shared_account", "status": "ran", "rows": 3, "seconds": 5.5},
                 {"id": "over_disbursed", "status": "skipped", "rows": 0, "seconds": 0.0}]}"#,

@@ -34,6 +34,11 @@ use crate::params::ParamValue;
 use crate::rules::Severity;
 use crate::rules::run::RuleReport;
 
+/// The link to the newest publication, beside the dated directories.
+pub const LATEST: &str = "latest";
+/// What a publication says of its run (a [`Manifest`]).
+pub const MANIFEST: &str = "manifest.json";
+
 /// What a run did, for operators and schedulers: `manifest.json`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Manifest {
@@ -307,7 +312,7 @@ pub fn publish(
     manifest.outputs = hash_files(&staging)?;
     manifest.finished_at = Local::now().to_rfc3339();
     let json = serde_json::to_vec_pretty(manifest).map_err(|e| Error::output(&staging, e))?;
-    fs::write(staging.join("manifest.json"), json).map_err(|e| Error::output(&staging, e))?;
+    fs::write(staging.join(MANIFEST), json).map_err(|e| Error::output(&staging, e))?;
 
     crate::failpoint::hit("publish.before_swap").map_err(|m| Error::output(&staging, m))?;
     before_switch(&staging)?;
@@ -323,7 +328,7 @@ pub fn publish(
         })
         .max()
         .unwrap_or(run.as_of);
-    switch_link(root, "latest", Path::new(&newest.to_string()))?;
+    switch_link(root, LATEST, Path::new(&newest.to_string()))?;
     clean_unlinked(root)?;
     Ok(run_dir(root, run.as_of))
 }
