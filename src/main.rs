@@ -1,16 +1,24 @@
-//! The `fundwatch` binary: parses the command line, calls one library
-//! function per subcommand, prints its report, and maps errors to exit codes
-//! (0 ok, 1 run failed, 2 bad usage or config).
+//! The `fundwatch` binary: parses the command line, calls one function per
+//! subcommand (`commands/`), prints its report, and maps errors to exit
+//! codes (0 ok, 1 run failed, 2 bad usage or config, 3 `--fail-on`).
+
+mod commands;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand};
-use fundwatch::commands;
-use fundwatch::progress::Progress;
+use commands::sql::SqlFormat;
+use fundwatch_core::progress::Progress;
 use serde::Serialize;
 use tracing_subscriber::EnvFilter;
+
+/// A date on the command line, in any form the extracts may use (2024-07-15, 2024/7/15, 20240715).
+fn date(text: &str) -> Result<NaiveDate, String> {
+    fundwatch_core::value::parse_date(text).ok_or_else(|| format!("\"{text}\" is not a date (e.g. 2024-07-15)"))
+}
 
 // DataFusion allocates many small buffers; mimalloc serves them far faster than
 // the system allocator (measured in bench/).
@@ -50,8 +58,8 @@ enum Command {
         /// The pipeline file, e.g. pipelines/nightly.toml.
         pipeline: PathBuf,
         /// The date the run looks from (default: params.as_of in the pipeline file, else today).
-        #[arg(long, value_name = "DATE")]
-        as_of: Option<String>,
+        #[arg(long, value_name = "DATE", value_parser = date)]
+        as_of: Option<NaiveDate>,
         /// Run only these rules (ids as in `fundwatch rules list`); other rules' cases are carried over.
         #[arg(long, value_name = "RULE", num_args = 1..)]
         only: Vec<String>,
@@ -64,8 +72,8 @@ enum Command {
         /// The pipeline file.
         pipeline: PathBuf,
         /// The as-of date of the lake dataset to write (default: as for `run`).
-        #[arg(long, value_name = "DATE")]
-        as_of: Option<String>,
+        #[arg(long, value_name = "DATE", value_parser = date)]
+        as_of: Option<NaiveDate>,
     },
     /// Validate a pipeline file and the extracts it names, without running anything.
     Check {
@@ -84,21 +92,21 @@ enum Command {
         file: Option<PathBuf>,
         /// How to print the rows.
         #[arg(long, value_enum, default_value = "table")]
-        format: commands::SqlFormat,
+        format: SqlFormat,
         /// Write to this file instead of stdout.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
         /// The lake dataset to query (default: params.as_of, else the newest in the lake).
-        #[arg(long, value_name = "DATE")]
-        as_of: Option<String>,
+        #[arg(long, value_name = "DATE", value_parser = date)]
+        as_of: Option<NaiveDate>,
     },
     /// The cases a run published (the newest, or --as-of), filtered.
     Cases {
         /// The pipeline file (for where runs are published).
         pipeline: PathBuf,
         /// The run to read (default: out/latest).
-        #[arg(long, value_name = "DATE")]
-        as_of: Option<String>,
+        #[arg(long, value_name = "DATE", value_parser = date)]
+        as_of: Option<NaiveDate>,
         /// Only cases in these statuses: new, open, resolved, suppressed.
         #[arg(long, value_name = "STATUS", num_args = 1..)]
         status: Vec<String>,
@@ -113,7 +121,7 @@ enum Command {
         severity: Option<String>,
         /// How to print them.
         #[arg(long, value_enum, default_value = "table")]
-        format: commands::SqlFormat,
+        format: SqlFormat,
         /// Write to this file instead of stdout.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
@@ -138,8 +146,8 @@ enum Command {
         #[arg(long, default_value_t = 7)]
         seed: u64,
         /// The as-of date the data is made for: twelve months are paid up to the month before it.
-        #[arg(long, value_name = "DATE", default_value = "2024-07-15")]
-        as_of: String,
+        #[arg(long, value_name = "DATE", default_value = "2024-07-15", value_parser = date)]
+        as_of: NaiveDate,
         /// Write every extract as UTF-8 CSV, JSON Lines or Parquet — no GBK, no XLSX —
         /// so other SQL engines can read the very same files (the benchmark uses this).
         #[arg(long)]
@@ -236,59 +244,57 @@ enum Outcome {
     Alert,
 }
 
-async fn dispatch(cli: Cli, progress: Progress) -> Result<Outcome, fundwatch::Error> {
+async fn dispatch(cli: Cli, progress: Progress) -> Result<Outcome, fundwatch_core::Error> {
     let json = cli.output.json;
     match cli.command {
         Command::Run { pipeline, as_of, only, fail_on } => {
-            let report = commands::run(&pipeline, as_of.as_deref(), &only, &progress).await?;
-            print(json, &report, commands::RunReport::render);
-            let level = fail_on.as_deref().and_then(fundwatch::rules::Severity::parse);
+            let options = commands::run::RunOptions { as_of, only: &only };
+            let report = commands::run::run(&pipeline, options, &progress).await?;
+            print(json, &report, commands::run::RunReport::render);
+            let level = fail_on.as_deref().and_then(fundwatch_core::rules::Severity::parse);
             if level.is_some_and(|l| report.has_new_at_least(l)) {
                 eprintln!("new cases at or above --fail-on {}: exit 3", fail_on.unwrap_or_default());
                 return Ok(Outcome::Alert);
             }
         }
         Command::Ingest { pipeline, as_of } => {
-            let report = commands::ingest(&pipeline, as_of.as_deref(), &progress).await?;
-            print(json, &report, commands::render_ingest);
+            let report = commands::ingest::ingest(&pipeline, as_of, &progress).await?;
+            print(json, &report, commands::ingest::render);
         }
         Command::Check { pipeline } => {
-            let report = commands::check(&pipeline).await?;
-            print(json, &report, commands::CheckReport::render);
+            let report = commands::check::check(&pipeline).await?;
+            print(json, &report, commands::check::CheckReport::render);
         }
         Command::Sql { pipeline, execute, file, format, out, as_of } => {
-            commands::sql(&pipeline, execute.as_deref(), file.as_deref(), format, out.as_deref(), as_of.as_deref()).await?;
+            commands::sql::sql(&pipeline, execute.as_deref(), file.as_deref(), format, out.as_deref(), as_of).await?;
         }
         Command::Cases { pipeline, as_of, status, region, rule, severity, format, out } => {
-            let filter = commands::CaseFilter { statuses: status, region, rules: rule, severity };
-            commands::cases(&pipeline, as_of.as_deref(), &filter, format, out.as_deref()).await?;
+            let filter = commands::cases::CaseFilter { statuses: status, region, rules: rule, severity };
+            commands::cases::cases(&pipeline, as_of, &filter, format, out.as_deref()).await?;
         }
         Command::Rules { action: RulesAction::List, queries } => {
-            let list = commands::rules_list(&queries)?;
-            print(json, &list, commands::RulesList::render);
+            let list = commands::rules::rules_list(&queries)?;
+            print(json, &list, commands::rules::RulesList::render);
         }
         Command::Rules { action: RulesAction::Test { rules }, queries } => {
-            let report = commands::rules_test(&queries, &rules).await?;
-            print(json, &report, commands::FixtureReport::render);
+            let report = commands::rules::rules_test(&queries, &rules).await?;
+            print(json, &report, commands::rules::FixtureReport::render);
             if report.failed > 0 {
                 return Ok(Outcome::Failed);
             }
         }
         #[cfg(feature = "cluster")]
         Command::Scheduler { bind, port, lake_of } => {
-            let stores = commands::cluster_stores(lake_of.as_deref()).await?;
-            fundwatch::cluster::scheduler(&bind, port, stores).await?;
+            commands::cluster::scheduler(&bind, port, lake_of.as_deref()).await?;
         }
         #[cfg(feature = "cluster")]
         Command::Executor { scheduler, bind, port, grpc_port, work_dir, vcores, lake_of } => {
-            let stores = commands::cluster_stores(lake_of.as_deref()).await?;
-            let vcores = if vcores == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2) } else { vcores };
-            let options = fundwatch::cluster::ExecutorOptions { scheduler, bind, port, grpc_port, work_dir, vcores };
-            fundwatch::cluster::executor(options, stores).await?;
+            let args = commands::cluster::ExecutorArgs { scheduler, bind, port, grpc_port, work_dir, vcores, lake_of };
+            commands::cluster::executor(args).await?;
         }
         Command::Demo { households, out, seed, as_of, portable } => {
-            let report = commands::demo(households, &out, seed, &as_of, portable, &progress)?;
-            print(json, &report, commands::render_demo);
+            let report = commands::demo::demo(households, &out, seed, as_of, portable, &progress)?;
+            print(json, &report, commands::demo::render);
         }
     }
     Ok(Outcome::Done)

@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::Error;
-use crate::rules::Catalogue;
-use crate::rules::fixtures::{self, FixtureResult};
+use fundwatch_core::Error;
+use fundwatch_core::rules::Catalogue;
+use fundwatch_core::rules::fixtures::{self, FixtureResult};
 
 #[derive(Debug, Serialize)]
 pub struct RuleInfo {

@@ -3,15 +3,15 @@
 use std::io::{IsTerminal, Read, Write};
 use std::path::Path;
 
-use chrono::Local;
+use chrono::{Local, NaiveDate};
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::sql::parser::{DFParser, Statement as DfStatement};
-use datafusion::sql::sqlparser::ast::Statement;
 
-use crate::Error;
-use crate::engine::Engine;
-use crate::pipeline::Pipeline;
-use crate::rules::Catalogue;
+use fundwatch_core::Error;
+use fundwatch_core::config::Pipeline;
+use fundwatch_core::engine::Engine;
+use fundwatch_core::lake::Lake;
+use fundwatch_core::rules::{Catalogue, plan::register_rules};
+use fundwatch_core::sql::{read_only, refuse_writes};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum SqlFormat {
@@ -21,28 +21,6 @@ pub enum SqlFormat {
     Parquet,
 }
 
-/// Only queries: a SELECT (or WITH, VALUES, EXPLAIN of one). Anything that
-/// would change the lake or the session is refused before it is planned.
-fn refuse_writes(sql: &str) -> Result<(), Error> {
-    let statements = DFParser::parse_sql(sql).map_err(|e| Error::Usage(format!("cannot parse the query: {e}")))?;
-    if statements.len() != 1 {
-        return Err(Error::Usage(format!("one statement at a time, not {}", statements.len())));
-    }
-    let ok = match &statements[0] {
-        DfStatement::Statement(s) => matches!(s.as_ref(), Statement::Query(_) | Statement::Explain { .. }),
-        DfStatement::Explain(_) => true,
-        _ => false,
-    };
-    if ok {
-        Ok(())
-    } else {
-        let first = sql.split_whitespace().next().unwrap_or("").to_uppercase();
-        Err(Error::Usage(format!(
-            "fundwatch sql is read-only: {first} is refused (queries only: SELECT, WITH, EXPLAIN — no DDL, DML, COPY or SET)"
-        )))
-    }
-}
-
 /// Runs one read-only query over the lake and writes its rows.
 pub async fn sql(
     file: &Path,
@@ -50,7 +28,7 @@ pub async fn sql(
     query_file: Option<&Path>,
     format: SqlFormat,
     out: Option<&Path>,
-    as_of: Option<&str>,
+    as_of: Option<NaiveDate>,
 ) -> Result<(), Error> {
     let text = match (query, query_file) {
         (Some(q), _) => q.to_string(),
@@ -67,27 +45,30 @@ pub async fn sql(
 
     let pipeline = Pipeline::load(file)?;
     let engine = Engine::new(&pipeline.engine)?;
-    let lake = crate::stage::read_lake(&pipeline, &engine).await?;
-    let as_of = match as_of {
-        Some(_) => super::resolve_as_of(as_of, &pipeline)?,
-        None => match pipeline.params.as_of() {
-            Some(d) => d,
-            None => lake.dates().await?.last().copied().unwrap_or_else(|| Local::now().date_naive()),
-        },
+    let lake = Lake::for_reading(&pipeline).await?;
+    if let Some(remote) = lake.remote() {
+        let (url, store) = remote.registration();
+        engine.register_stores(vec![(url.clone(), store)]);
+    }
+    // The dataset read: --as-of, else params.as_of, else the newest in the lake.
+    let as_of = match as_of.or(pipeline.params.as_of()) {
+        Some(d) => d,
+        None => lake.dates().await?.last().copied().unwrap_or_else(|| Local::now().date_naive()),
     };
     let catalogue = Catalogue::load(&pipeline.rules_dir)?;
-    let ctx = super::lake_session(&pipeline, &lake, &engine, &catalogue, as_of).await?;
-    crate::rules::run::register_rules(&ctx, &catalogue, &pipeline.params.resolve(as_of)).await?;
-    let df = ctx.sql_with_options(&text, crate::sql::read_only()).await.map_err(|e| Error::Usage(format!("{e}")))?;
-    let batches = df.collect().await?;
+    let params = pipeline.params.resolve(as_of);
+    let ctx = engine.lake_session(&lake, &catalogue, &params, as_of).await?;
+    register_rules(&ctx, &catalogue, &params).await?;
+    let df = ctx.sql_with_options(&text, read_only()).await.map_err(Error::Query)?;
+    let batches = df.collect().await.map_err(Error::QueryRun)?;
     write_rows(&batches, format, out)
 }
 
 pub(super) fn write_rows(batches: &[RecordBatch], format: SqlFormat, out: Option<&Path>) -> Result<(), Error> {
     let target = out.map(|p| p.display().to_string()).unwrap_or_else(|| "stdout".into());
-    let err = |e: &dyn std::fmt::Display| Error::Output { path: target.clone(), message: e.to_string() };
+    let err = |e: Box<dyn std::error::Error + Send + Sync>| Error::Output { target: target.clone(), source: e };
     let mut sink: Box<dyn Write + Send> = match out {
-        Some(p) => Box::new(std::fs::File::create(p).map_err(|e| err(&e))?),
+        Some(p) => Box::new(std::fs::File::create(p).map_err(|e| err(e.into()))?),
         None => {
             if format == SqlFormat::Parquet && std::io::stdout().is_terminal() {
                 return Err(Error::Usage("Parquet is binary: give --out FILE or redirect stdout".into()));
@@ -97,31 +78,31 @@ pub(super) fn write_rows(batches: &[RecordBatch], format: SqlFormat, out: Option
     };
     match format {
         SqlFormat::Table => {
-            let table = datafusion::arrow::util::pretty::pretty_format_batches(batches).map_err(|e| err(&e))?;
-            writeln!(sink, "{table}").map_err(|e| err(&e))?;
+            let table = datafusion::arrow::util::pretty::pretty_format_batches(batches).map_err(|e| err(e.into()))?;
+            writeln!(sink, "{table}").map_err(|e| err(e.into()))?;
         }
         SqlFormat::Csv => {
             let mut w = datafusion::arrow::csv::WriterBuilder::new().with_header(true).build(sink);
             for b in batches {
-                w.write(b).map_err(|e| err(&e))?;
+                w.write(b).map_err(|e| err(e.into()))?;
             }
         }
         SqlFormat::Json => {
             let mut w = datafusion::arrow::json::ArrayWriter::new(sink);
             for b in batches {
-                w.write(b).map_err(|e| err(&e))?;
+                w.write(b).map_err(|e| err(e.into()))?;
             }
-            w.finish().map_err(|e| err(&e))?;
+            w.finish().map_err(|e| err(e.into()))?;
             let mut inner = w.into_inner();
-            writeln!(inner).map_err(|e| err(&e))?;
+            writeln!(inner).map_err(|e| err(e.into()))?;
         }
         SqlFormat::Parquet => {
             let schema = batches.first().map(|b| b.schema()).unwrap_or_else(|| std::sync::Arc::new(datafusion::arrow::datatypes::Schema::empty()));
-            let mut w = datafusion::parquet::arrow::ArrowWriter::try_new(sink, schema, None).map_err(|e| err(&e))?;
+            let mut w = datafusion::parquet::arrow::ArrowWriter::try_new(sink, schema, None).map_err(|e| err(e.into()))?;
             for b in batches {
-                w.write(b).map_err(|e| err(&e))?;
+                w.write(b).map_err(|e| err(e.into()))?;
             }
-            w.close().map_err(|e| err(&e))?;
+            w.close().map_err(|e| err(e.into()))?;
         }
     }
     Ok(())

@@ -84,7 +84,7 @@ fn the_follow_up_list_is_drawn_per_county_filled_in_and_read_back_into_cases() {
     let warnings: Vec<&str> = manifest["warnings"].as_array().unwrap().iter().map(|w| w.as_str().unwrap()).collect();
     assert!(warnings.iter().any(|w| w.contains("followups: 1 row name a payout_id") && w.contains("row 6") && w.contains("PO2024XXXX")), "{warnings:?}");
 
-    let cases = fundwatch::cases::table::read(&p.path("out/2024-07-21/cases.parquet")).unwrap();
+    let cases = fundwatch_core::cases::table::read(&p.path("out/2024-07-21/cases.parquet")).unwrap();
     let flagged: Vec<&str> = cases.iter().filter(|c| c.rule_id == "followup_not_received" && c.status.actionable()).map(|c| c.subject.as_str()).collect();
     assert_eq!(flagged, [none_arrived.as_str()]);
 }
@@ -120,7 +120,7 @@ fn without_bank_returns_allocations_or_followups_the_rules_that_need_them_are_sk
     assert_eq!(reason, "needs allocations, which no source of the pipeline feeds");
     assert!(run.stderr.contains("skipped: needs allocations"), "{}", run.stderr);
     // Without bank returns every payout counts as paid: the bounced-and-repaid decoy now shows as a duplicate.
-    let cases = fundwatch::cases::table::read(&p.path("out/2024-07-15/cases.parquet")).unwrap();
+    let cases = fundwatch_core::cases::table::read(&p.path("out/2024-07-15/cases.parquet")).unwrap();
     assert!(cases.iter().any(|c| c.rule_id == "duplicate_payment" && c.status.actionable()));
     assert!(cases.iter().any(|c| c.rule_id == "late_disbursement"), "rules with their sources still run");
 }
@@ -148,9 +148,9 @@ fn outreach_leads_get_their_own_lists_never_alert_and_resolve_once_enrolled() {
     let run = p.run(&["run", "pipelines/nightly.toml", "--fail-on", "low", "--only", "eligible_not_enrolled"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     p.run(&["run", "pipelines/nightly.toml"]).ok();
-    let cases = fundwatch::cases::table::read(&p.path("out/2024-07-15/cases.parquet")).unwrap();
+    let cases = fundwatch_core::cases::table::read(&p.path("out/2024-07-15/cases.parquet")).unwrap();
     let lead = cases.iter().find(|c| c.rule_id == "eligible_not_enrolled").unwrap().clone();
-    assert_eq!(lead.severity, fundwatch::rules::Severity::Info);
+    assert_eq!(lead.severity, fundwatch_core::rules::Severity::Info);
     let id_no = lead.id_no.clone().unwrap();
 
     // Its county's outreach list: name, masked ID, age, village, programme and standard.
@@ -163,7 +163,7 @@ fn outreach_leads_get_their_own_lists_never_alert_and_resolve_once_enrolled() {
     let row = &rows[1];
     assert_eq!(row[1], lead.case_id);
     assert_eq!(row[2], lead.name.clone().unwrap());
-    assert_eq!(row[3], fundwatch::idcard::mask(&id_no));
+    assert_eq!(row[3], fundwatch_core::idcard::mask(&id_no));
     assert_eq!((row[4].as_str(), row[5].as_str(), row[7].as_str()), ("85", "220102002001", "高龄津贴"));
     assert!(row[8].parse::<f64>().unwrap() > 0.0, "the monthly standard: {}", row[8]);
     let files: Vec<String> = std::fs::read_dir(p.path("out/2024-07-15/outreach")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
@@ -191,9 +191,9 @@ fn outreach_leads_get_their_own_lists_never_alert_and_resolve_once_enrolled() {
     let with_new = format!("{nightly}\n[sources.roster_new]\ntable = \"roster\"\npath = \"../sample_data/roster/新增.csv\"\n");
     p.write("pipelines/nightly.toml", &with_new);
     p.run(&["run", "pipelines/nightly.toml", "--as-of", "2024-07-16"]).ok();
-    let cases = fundwatch::cases::table::read(&p.path("out/2024-07-16/cases.parquet")).unwrap();
+    let cases = fundwatch_core::cases::table::read(&p.path("out/2024-07-16/cases.parquet")).unwrap();
     let now = cases.iter().find(|c| c.case_id == lead.case_id).unwrap();
-    assert_eq!(now.status, fundwatch::cases::Status::Resolved);
+    assert_eq!(now.status, fundwatch_core::cases::Status::Resolved);
     assert!(!p.path("out/2024-07-16/outreach").exists(), "no standing lead, no outreach list");
 
     // A roster without categories cannot be judged for them: the rule is skipped, and says why.

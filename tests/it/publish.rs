@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use calamine::{Reader, Xlsx, open_workbook};
-use fundwatch::cases::{Case, Status, table};
+use fundwatch_core::cases::{Case, Status, table};
 
 use crate::common::{BIN, repo, snapshot};
 use crate::rules::sample_project;
@@ -124,7 +124,7 @@ fn the_files_teams_get_open_with_their_sheets_headers_and_masked_ids() {
     let parquet = cases_of(&out);
     let one = parquet.values().find(|c| c.id_no.as_deref().is_some_and(|i| i.len() == 18)).unwrap();
     let full = one.id_no.clone().unwrap();
-    assert!(!csv.contains(&full) && csv.contains(&fundwatch::idcard::mask(&full)), "CSV IDs are masked");
+    assert!(!csv.contains(&full) && csv.contains(&fundwatch_core::idcard::mask(&full)), "CSV IDs are masked");
 
     let overview = sheets(&out.join("cases.xlsx"));
     assert_eq!(overview[0].0, "概览");
@@ -153,7 +153,7 @@ fn the_files_teams_get_open_with_their_sheets_headers_and_masked_ids() {
     let shared = parquet.values().find(|c| c.rule_id == "shared_account").unwrap();
     let card = shared.subject.clone();
     let all = xlsx_text(&std::fs::read(out.join("cases.xlsx")).unwrap());
-    assert!(!all.contains(&card) && all.contains(&fundwatch::publish::mask_account(&card)), "card numbers masked");
+    assert!(!all.contains(&card) && all.contains(&fundwatch_core::publish::mask_account(&card)), "card numbers masked");
 
     let html = std::fs::read_to_string(out.join("summary.html")).unwrap();
     assert!(html.contains("<svg") && html.contains("向已死亡人员发放") && html.contains("待核查") && html.contains("核查属实"));

@@ -8,7 +8,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use fundwatch::store::{Remote, StoreConfig};
+use fundwatch_core::config::StoreConfig;
+use fundwatch_core::store::Remote;
 
 use crate::common::{Project, repo, snapshot};
 use crate::rules::sample_project;

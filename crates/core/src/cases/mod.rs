@@ -1,0 +1,297 @@
+//! Cases: one rule firing on one subject, with an id that stays the same
+//! night after night so supervision teams can record outcomes against it.
+//!
+//! This module turns rule rows into cases ([`from_output`]), gives them
+//! their life from the previous run and the teams' dispositions (`history`,
+//! [`life`] for a run), and reads and writes them as Arrow (`table`). Where
+//! cases are published is `publish`'s business; where the history is kept,
+//! the lake's.
+
+pub mod history;
+pub mod table;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+use datafusion::arrow::array::{Array, ArrayRef, AsArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Decimal128Type};
+use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use tracing::warn;
+
+use crate::lake::Lake;
+use crate::rules::{RuleOutput, Severity, Status as RuleStatus, is_case_column};
+use history::Disposition;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CaseError {
+    /// A published case table (the history, a publication) that cannot be read.
+    #[error("{}: {source}", path.display())]
+    Table { path: PathBuf, source: Box<dyn std::error::Error + Send + Sync> },
+    #[error("reading the dispositions: {0}")]
+    Dispositions(#[source] datafusion::error::DataFusionError),
+    #[error("reading the dispositions: {0}")]
+    DispositionRows(#[source] crate::sql::rows::RowsError),
+}
+
+/// This run's cases with their life, and the dispositions that name no case.
+pub struct Life {
+    pub cases: Vec<Case>,
+    pub unknown: Vec<Disposition>,
+}
+
+/// The cases stage of a run: what the rules that ran returned becomes
+/// cases, compared with the newest earlier history in the lake and given
+/// the outcomes teams recorded (the `dispositions` table of `ctx`).
+pub async fn life(ctx: &datafusion::prelude::SessionContext, lake: &Lake, outputs: &[RuleOutput], as_of: NaiveDate) -> Result<Life, CaseError> {
+    let ran_outputs = || outputs.iter().filter(|o| matches!(o.report.status, RuleStatus::Ran));
+    let current: Vec<Case> = ran_outputs().flat_map(|o| from_output(o, as_of)).collect();
+    let ran: BTreeSet<String> = ran_outputs().map(|o| o.rule.id.clone()).collect();
+    let previous = match lake.previous_history(as_of) {
+        Some((_, path)) => table::read(&path)?,
+        None => Vec::new(),
+    };
+    let dispositions = history::read_dispositions(ctx).await?;
+    let (cases, unknown) = history::reconcile(current, previous, &ran, &dispositions, as_of);
+    Ok(Life { cases, unknown })
+}
+
+/// `case_id` = the first 16 hex characters of SHA-256(`rule_id|subject key`),
+/// where the subject key is the rule's subject values joined by `|`.
+pub fn case_id(rule_id: &str, subject: &[&str]) -> String {
+    let mut h = Sha256::new();
+    h.update(rule_id.as_bytes());
+    for part in subject {
+        h.update(b"|");
+        h.update(part.as_bytes());
+    }
+    hex::encode(h.finalize())[..16].to_string()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Seen for the first time in this run.
+    New,
+    /// Seen before and still firing.
+    Open,
+    /// Fired before, not any more.
+    Resolved,
+    /// A team found it a false positive: kept, not sent again.
+    Suppressed,
+}
+
+impl Status {
+    pub const ALL: [Status; 4] = [Status::New, Status::Open, Status::Resolved, Status::Suppressed];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::New => "new",
+            Status::Open => "open",
+            Status::Resolved => "resolved",
+            Status::Suppressed => "suppressed",
+        }
+    }
+
+    pub fn zh(self) -> &'static str {
+        match self {
+            Status::New => "新发现",
+            Status::Open => "持续存在",
+            Status::Resolved => "已消除",
+            Status::Suppressed => "已核为误报",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|st| st.name() == s)
+    }
+
+    /// Whether supervision teams still have to act on it.
+    pub fn actionable(self) -> bool {
+        matches!(self, Status::New | Status::Open)
+    }
+}
+
+/// A case, as published.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Case {
+    pub case_id: String,
+    pub rule_id: String,
+    pub title: String,
+    pub severity: Severity,
+    pub status: Status,
+    pub program: Option<String>,
+    pub region_code: Option<String>,
+    pub id_no: Option<String>,
+    pub name: Option<String>,
+    pub household_id: Option<String>,
+    pub period: Option<String>,
+    /// Cents.
+    pub amount_at_risk: Option<i128>,
+    /// The rule's further columns, as a JSON object with sorted keys.
+    pub evidence: String,
+    pub first_seen: NaiveDate,
+    pub last_seen: NaiveDate,
+    pub as_of: NaiveDate,
+    /// The latest outcome a team recorded: confirmed, false_positive, corrected.
+    pub disposition: Option<String>,
+    pub disposition_note: Option<String>,
+    /// The subject values, `|`-joined (what the id hashes).
+    pub subject: String,
+}
+
+impl Case {
+    /// The county (first six digits of the region code) a case belongs to.
+    pub fn county(&self) -> String {
+        match &self.region_code {
+            Some(r) if !r.is_empty() => r.chars().take(6).collect(),
+            _ => "000000".to_string(),
+        }
+    }
+
+    /// Still to be checked: new or open, and no team has recorded an outcome.
+    pub fn pending(&self) -> bool {
+        self.status.actionable() && self.disposition.is_none()
+    }
+
+    /// The published order: severity, rule, region, case id.
+    pub fn order_key(&self) -> (Severity, &str, &str, &str) {
+        (self.severity, &self.rule_id, self.region_code.as_deref().unwrap_or(""), &self.case_id)
+    }
+}
+
+fn text_column(a: &ArrayRef) -> Option<ArrayRef> {
+    match a.data_type() {
+        DataType::Utf8 => Some(a.clone()),
+        _ => cast(a, &DataType::Utf8).ok(),
+    }
+}
+
+fn text_at(a: &Option<ArrayRef>, row: usize) -> Option<String> {
+    let a = a.as_ref()?;
+    let s = a.as_string::<i32>();
+    (s.is_valid(row) && !s.value(row).is_empty()).then(|| s.value(row).to_string())
+}
+
+/// A cell as a typed JSON value: numbers stay numbers, dates become text.
+fn json_at(a: &ArrayRef, row: usize, formatter: &ArrayFormatter) -> serde_json::Value {
+    use serde_json::Value;
+    if a.is_null(row) {
+        return Value::Null;
+    }
+    let text = formatter.value(row).to_string();
+    match a.data_type() {
+        DataType::Boolean => Value::Bool(a.as_boolean().value(row)),
+        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 | DataType::UInt8 | DataType::UInt16
+        | DataType::UInt32 | DataType::UInt64 => text.parse::<i64>().map(Value::from).unwrap_or(Value::String(text)),
+        DataType::Float16 | DataType::Float32 | DataType::Float64 | DataType::Decimal128(_, _) | DataType::Decimal256(_, _) => text
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map(Value::Number)
+            .unwrap_or(Value::String(text)),
+        _ => Value::String(text),
+    }
+}
+
+/// Turns what one rule returned into cases (status and dates filled in by
+/// `history::reconcile`). Two rows with one subject are one case: the first
+/// is kept and the rule is named in the log.
+pub fn from_output(output: &RuleOutput, as_of: NaiveDate) -> Vec<Case> {
+    let rule = &output.rule;
+    let options = FormatOptions::default().with_null("");
+    let mut cases: BTreeMap<String, Case> = BTreeMap::new();
+    let mut repeated = 0usize;
+    for batch in &output.batches {
+        let schema = batch.schema();
+        let column = |name: &str| schema.index_of(name).ok().map(|i| batch.column(i).clone());
+        let texts: BTreeMap<&str, Option<ArrayRef>> = crate::rules::CASE_COLUMNS
+            .iter()
+            .filter(|(_, kind)| *kind == crate::rules::CaseColumn::Text)
+            .map(|(c, _)| (*c, column(c).and_then(|a| text_column(&a))))
+            .collect();
+        let amount = column("amount_at_risk").and_then(|a| cast(&a, &DataType::Decimal128(18, 2)).ok());
+        let subject_cols: Vec<Option<ArrayRef>> = rule.subject.iter().map(|s| column(s).and_then(|a| text_column(&a))).collect();
+        let evidence_cols: Vec<(String, ArrayRef)> = schema
+            .fields()
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| !is_case_column(f.name()))
+            .map(|(i, f)| (f.name().clone(), batch.column(i).clone()))
+            .collect();
+        let formatters: Vec<Option<ArrayFormatter>> =
+            evidence_cols.iter().map(|(_, a)| ArrayFormatter::try_new(a.as_ref(), &options).ok()).collect();
+        for row in 0..batch.num_rows() {
+            let subject: Vec<String> = subject_cols.iter().map(|c| text_at(c, row).unwrap_or_default()).collect();
+            let parts: Vec<&str> = subject.iter().map(String::as_str).collect();
+            let id = case_id(&rule.id, &parts);
+            if cases.contains_key(&id) {
+                repeated += 1;
+                continue;
+            }
+            let mut evidence = serde_json::Map::new();
+            for ((key, array), formatter) in evidence_cols.iter().zip(&formatters) {
+                if let Some(f) = formatter {
+                    evidence.insert(key.clone(), json_at(array, row, f));
+                }
+            }
+            let amount_at_risk = amount.as_ref().and_then(|a| {
+                let a = a.as_primitive::<Decimal128Type>();
+                a.is_valid(row).then(|| a.value(row))
+            });
+            let text = |c: &str| texts.get(c).and_then(|a| text_at(a, row));
+            cases.insert(
+                id.clone(),
+                Case {
+                    case_id: id,
+                    rule_id: rule.id.clone(),
+                    title: rule.title.clone(),
+                    severity: rule.severity,
+                    status: Status::New,
+                    program: text("program"),
+                    region_code: text("region_code"),
+                    id_no: text("id_no"),
+                    name: text("name"),
+                    household_id: text("household_id"),
+                    period: text("period"),
+                    amount_at_risk,
+                    evidence: serde_json::Value::Object(evidence).to_string(),
+                    first_seen: as_of,
+                    last_seen: as_of,
+                    as_of,
+                    disposition: None,
+                    disposition_note: None,
+                    subject: subject.join("|"),
+                },
+            );
+        }
+    }
+    if repeated > 0 {
+        warn!(rule = %rule.id, rows = repeated, "rows with a subject already seen were merged into one case: check the rule's GROUP BY");
+    }
+    cases.into_values().collect()
+}
+
+/// Sorts cases into their published order.
+pub fn sort(cases: &mut [Case]) {
+    cases.sort_by(|a, b| a.order_key().cmp(&b.order_key()));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn case_id_is_sha256_of_rule_and_subject() {
+        let id = case_id("deceased_recipient", &["220102195001011230"]);
+        let mut h = Sha256::new();
+        h.update(b"deceased_recipient|220102195001011230");
+        assert_eq!(id, hex::encode(h.finalize())[..16]);
+        assert_ne!(id, case_id("deceased_recipient", &["220102195001011231"]));
+        // The separator keeps ("ab","c") and ("a","bc") apart.
+        assert_ne!(case_id("r", &["ab", "c"]), case_id("r", &["a", "bc"]));
+    }
+}

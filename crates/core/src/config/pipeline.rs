@@ -1,0 +1,558 @@
+//! The pipeline file (`pipelines/*.toml`) → a typed, validated [`Pipeline`].
+//!
+//! Everything that can be checked without touching the extracts is checked
+//! here, once, up front, and every problem is reported with the key path it
+//! sits under. Checks that need the files themselves (do they exist, do their
+//! headers carry the mapped columns) live in `ingest::check_sources`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+use super::{ConfigError, ConfigProblem, Location, Params, ParamSpecs, StoreConfig, lexical_join};
+use crate::tables::{self, Table};
+
+/// Default share of rejected rows above which a source fails the run.
+pub const DEFAULT_QUARANTINE_THRESHOLD: f64 = 0.05;
+
+// ---------------------------------------------------------------------------
+// The file as written
+// ---------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPipeline {
+    name: Option<String>,
+    lake: RawLake,
+    publish: RawPublish,
+    #[serde(default)]
+    ingest: RawIngest,
+    #[serde(default)]
+    engine: RawEngine,
+    #[serde(default)]
+    object_store: StoreConfig,
+    #[serde(default)]
+    params: toml::Table,
+    #[serde(default)]
+    rules: RawRules,
+    #[serde(default)]
+    sources: BTreeMap<String, RawSource>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLake {
+    path: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPublish {
+    path: String,
+    #[serde(default = "yes")]
+    mask_ids: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIngest {
+    quarantine_threshold: Option<f64>,
+    #[serde(default)]
+    fail_on_stale: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEngine {
+    kind: Option<String>,
+    memory_limit: Option<String>,
+    spill_dir: Option<String>,
+    target_partitions: Option<usize>,
+    scheduler: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRules {
+    dir: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSource {
+    table: Option<String>,
+    path: String,
+    format: Option<String>,
+    encoding: Option<String>,
+    delimiter: Option<String>,
+    header_row: Option<usize>,
+    sheet: Option<String>,
+    #[serde(default)]
+    columns: BTreeMap<String, String>,
+    #[serde(default)]
+    constants: BTreeMap<String, String>,
+    #[serde(default)]
+    values: BTreeMap<String, BTreeMap<String, String>>,
+    max_age_days: Option<u32>,
+    as_of: Option<String>,
+    fail_on_stale: Option<bool>,
+    quarantine_threshold: Option<f64>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+// ---------------------------------------------------------------------------
+// The validated pipeline
+// ---------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Jsonl,
+    Parquet,
+    Xlsx,
+}
+
+impl Format {
+    fn from_name(s: &str) -> Option<Format> {
+        match s.to_ascii_lowercase().as_str() {
+            "csv" | "tsv" | "txt" => Some(Format::Csv),
+            "jsonl" | "ndjson" | "json" => Some(Format::Jsonl),
+            "parquet" | "pq" => Some(Format::Parquet),
+            "xlsx" | "xlsm" => Some(Format::Xlsx),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Jsonl => "jsonl",
+            Format::Parquet => "parquet",
+            Format::Xlsx => "xlsx",
+        }
+    }
+}
+
+/// Text encoding of a CSV or JSON Lines extract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EncodingChoice {
+    /// BOM, else valid UTF-8, else GB18030 (a superset of GBK and GB2312).
+    Auto,
+    Declared(&'static encoding_rs::Encoding),
+}
+
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub name: String,
+    pub table: &'static Table,
+    pub location: Location,
+    pub format: Format,
+    pub encoding: EncodingChoice,
+    pub delimiter: u8,
+    /// 1-based line of the header; lines above it are a title and are skipped.
+    pub header_row: usize,
+    pub sheet: Option<String>,
+    /// canonical column → the extract's header.
+    pub columns: BTreeMap<&'static str, String>,
+    /// canonical column → a value that applies to every row.
+    pub constants: BTreeMap<&'static str, String>,
+    /// canonical column → (value as found → canonical value).
+    pub values: BTreeMap<&'static str, BTreeMap<String, String>>,
+    pub max_age_days: Option<u32>,
+    pub declared_as_of: Option<NaiveDate>,
+    pub fail_on_stale: bool,
+    pub quarantine_threshold: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EngineKind {
+    Local,
+    Ballista,
+}
+
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub kind: EngineKind,
+    pub memory_limit: Option<u64>,
+    pub spill_dir: Option<PathBuf>,
+    pub target_partitions: Option<usize>,
+    pub scheduler: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PublishConfig {
+    pub location: Location,
+    pub mask_ids: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    /// The pipeline file as given on the command line.
+    pub file: PathBuf,
+    /// Its directory: relative paths in the file resolve against it.
+    pub dir: PathBuf,
+    pub name: String,
+    pub lake: Location,
+    pub publish: PublishConfig,
+    pub fail_on_stale: bool,
+    pub quarantine_threshold: f64,
+    pub engine: EngineConfig,
+    pub params: Params,
+    pub rules_dir: PathBuf,
+    pub sources: Vec<Source>,
+    /// How `s3://` locations are reached.
+    pub object_store: StoreConfig,
+    /// Local directories that stand in for remote locations, with the URL
+    /// that lineage and reports show instead.
+    pub shown_as: Vec<(PathBuf, String)>,
+}
+
+impl Pipeline {
+    /// Reads and validates a pipeline file. Every problem found is returned at
+    /// once, so an operator fixes the file in one pass.
+    pub fn load(file: &Path) -> Result<Pipeline, ConfigError> {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| ConfigError::one(file, "", format!("cannot read the pipeline file: {e}")))?;
+        Self::parse(file, &text)
+    }
+
+    pub fn parse(file: &Path, text: &str) -> Result<Pipeline, ConfigError> {
+        let de = toml::Deserializer::parse(text)
+            .map_err(|e| ConfigError::one(file, "", e.to_string().trim_end().to_string()))?;
+        let raw: RawPipeline = serde_path_to_error::deserialize(de).map_err(|e| {
+            let at = e.path().to_string();
+            let at = if at == "." { String::new() } else { at };
+            ConfigError::one(file, at, e.into_inner().to_string().trim_end().to_string())
+        })?;
+        let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
+        let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
+        let mut problems = Vec::new();
+        let pipeline = build(file, dir, raw, &mut problems);
+        if problems.is_empty() {
+            Ok(pipeline)
+        } else {
+            Err(ConfigError { file: file.to_path_buf(), problems })
+        }
+    }
+
+    /// The as-of date of a command: the one given, else `params.as_of`, else today.
+    pub fn as_of(&self, given: Option<NaiveDate>) -> NaiveDate {
+        given.or(self.params.as_of()).unwrap_or_else(|| chrono::Local::now().date_naive())
+    }
+
+    pub fn source(&self, name: &str) -> Option<&Source> {
+        self.sources.iter().find(|s| s.name == name)
+    }
+
+    /// The tables at least one source feeds.
+    pub fn tables(&self) -> Vec<&'static Table> {
+        let mut out: Vec<&'static Table> = Vec::new();
+        for t in tables::TABLES {
+            if self.sources.iter().any(|s| std::ptr::eq(s.table, t)) {
+                out.push(t);
+            }
+        }
+        out
+    }
+
+    /// A path as it should appear in lineage columns and reports: relative to
+    /// the pipeline's directory where possible, so the lake does not depend on
+    /// where the project is checked out.
+    pub fn display_path(&self, path: &Path) -> String {
+        for (dir, url) in &self.shown_as {
+            if let Ok(rest) = path.strip_prefix(dir) {
+                return format!("{url}/{}", rest.to_string_lossy().replace('\\', "/"));
+            }
+        }
+        path.strip_prefix(&self.dir)
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| path.to_string_lossy().into_owned())
+    }
+}
+
+fn build(file: &Path, dir: PathBuf, raw: RawPipeline, problems: &mut Vec<ConfigProblem>) -> Pipeline {
+    let mut problem = |at: &str, message: String| problems.push(ConfigProblem { at: at.to_string(), message });
+
+    let quarantine_threshold = raw.ingest.quarantine_threshold.unwrap_or(DEFAULT_QUARANTINE_THRESHOLD);
+    if !(0.0..=1.0).contains(&quarantine_threshold) {
+        problem("ingest.quarantine_threshold", format!("{quarantine_threshold} is not a share between 0 and 1"));
+    }
+
+    let kind = match raw.engine.kind.as_deref() {
+        None | Some("local") => EngineKind::Local,
+        Some("ballista") => EngineKind::Ballista,
+        Some(other) => {
+            problem("engine.kind", format!("\"{other}\" is not an engine (local or ballista)"));
+            EngineKind::Local
+        }
+    };
+    let memory_limit = raw.engine.memory_limit.as_deref().and_then(|s| match s.parse::<bytesize::ByteSize>() {
+        Ok(b) if b.as_u64() > 0 => Some(b.as_u64()),
+        _ => {
+            problem("engine.memory_limit", format!("\"{s}\" is not a size (e.g. \"2GiB\", \"512MiB\")"));
+            None
+        }
+    });
+    if kind == EngineKind::Ballista && raw.engine.scheduler.is_none() {
+        problem("engine.scheduler", "kind = \"ballista\" needs the scheduler address, e.g. \"df://host:50050\"".into());
+    }
+    let engine = EngineConfig {
+        kind,
+        memory_limit,
+        spill_dir: raw.engine.spill_dir.as_deref().map(|s| lexical_join(&dir, Path::new(s))),
+        target_partitions: raw.engine.target_partitions,
+        scheduler: raw.engine.scheduler,
+    };
+
+    let rules_dir = lexical_join(&dir, Path::new(raw.rules.dir.as_deref().unwrap_or("../queries")));
+    let specs = ParamSpecs::load(&rules_dir).unwrap_or_else(|e| {
+        problems.extend(e.problems.into_iter().map(|p| ConfigProblem { at: format!("{}: {}", e.file.display(), p.at), message: p.message }));
+        ParamSpecs::default()
+    });
+    let params = Params::from_table(&raw.params, specs, problems);
+
+    let mut check_location = |at: &str, path: &str| {
+        if super::is_url(path)
+            && let Err(m) = super::check_url(path)
+        {
+            problems.push(ConfigProblem { at: at.to_string(), message: m });
+        }
+    };
+    check_location("lake.path", &raw.lake.path);
+    check_location("publish.path", &raw.publish.path);
+    for (name, s) in &raw.sources {
+        check_location(&format!("sources.{name}.path"), &s.path);
+    }
+    let object_store = raw.object_store;
+
+    let mut sources = Vec::new();
+    for (name, rs) in raw.sources {
+        if let Some(s) = build_source(&dir, &name, rs, raw.ingest.fail_on_stale, quarantine_threshold, problems) {
+            sources.push(s);
+        }
+    }
+    if sources.is_empty() && problems.is_empty() {
+        problems.push(ConfigProblem {
+            at: "sources".into(),
+            message: "no sources: add at least one [sources.<name>] section".into(),
+        });
+    }
+
+    Pipeline {
+        file: file.to_path_buf(),
+        name: raw.name.unwrap_or_else(|| {
+            file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "pipeline".into())
+        }),
+        lake: Location::parse(&dir, &raw.lake.path),
+        publish: PublishConfig { location: Location::parse(&dir, &raw.publish.path), mask_ids: raw.publish.mask_ids },
+        fail_on_stale: raw.ingest.fail_on_stale,
+        quarantine_threshold,
+        engine,
+        params,
+        rules_dir,
+        sources,
+        object_store,
+        shown_as: Vec::new(),
+        dir,
+    }
+}
+
+fn build_source(
+    dir: &Path,
+    name: &str,
+    rs: RawSource,
+    fail_on_stale: bool,
+    threshold: f64,
+    problems: &mut Vec<ConfigProblem>,
+) -> Option<Source> {
+    let at = |key: &str| format!("sources.{name}.{key}");
+    let start = problems.len();
+    let mut problem = |at: String, message: String| problems.push(ConfigProblem { at, message });
+
+    let table_name = rs.table.as_deref().unwrap_or(name);
+    let Some(table) = tables::table(table_name) else {
+        let known = tables::table_names().collect::<Vec<_>>().join(", ");
+        if rs.table.is_some() {
+            problem(at("table"), format!("\"{table_name}\" is not a table (tables: {known})"));
+        } else {
+            problem(
+                format!("sources.{name}"),
+                format!("\"{name}\" is not a table name, so set `table = \"…\"` (tables: {known})"),
+            );
+        }
+        return None;
+    };
+    let column_list = || table.columns.iter().map(|c| c.name).collect::<Vec<_>>().join(", ");
+
+    let location = Location::parse(dir, &rs.path);
+    let format = match rs.format.as_deref() {
+        Some(f) => Format::from_name(f).or_else(|| {
+            problem(at("format"), format!("\"{f}\" is not a format (csv, jsonl, parquet, xlsx)"));
+            None
+        }),
+        None => {
+            let ext = Path::new(&rs.path).extension().and_then(|e| e.to_str()).unwrap_or("");
+            Format::from_name(ext).or_else(|| {
+                problem(at("format"), format!("cannot tell the format of \"{}\" from its name: set format = csv, jsonl, parquet or xlsx", rs.path));
+                None
+            })
+        }
+    };
+    let encoding = match rs.encoding.as_deref() {
+        None | Some("auto") => EncodingChoice::Auto,
+        Some(label) => match encoding_rs::Encoding::for_label(label.as_bytes()) {
+            Some(e) if e == encoding_rs::UTF_16LE || e == encoding_rs::UTF_16BE => {
+                problem(at("encoding"), "UTF-16 extracts are not read: save them as UTF-8 or GBK".into());
+                EncodingChoice::Auto
+            }
+            Some(e) => EncodingChoice::Declared(e),
+            None => {
+                problem(at("encoding"), format!("\"{label}\" is not an encoding (auto, utf-8, gbk, gb18030)"));
+                EncodingChoice::Auto
+            }
+        },
+    };
+    if rs.encoding.is_some() && matches!(format, Some(Format::Parquet | Format::Xlsx)) {
+        problem(at("encoding"), "only CSV and JSON Lines extracts have an encoding".into());
+    }
+    let delimiter = match rs.delimiter.as_deref() {
+        None => b',',
+        Some("\\t") | Some("\t") => b'\t',
+        Some(d) if d.len() == 1 && d.is_ascii() => d.as_bytes()[0],
+        Some(d) => {
+            problem(at("delimiter"), format!("\"{d}\" is not a single ASCII character"));
+            b','
+        }
+    };
+    let header_row = rs.header_row.unwrap_or(1);
+    if header_row == 0 {
+        problem(at("header_row"), "rows count from 1".into());
+    }
+    if rs.sheet.is_some() && format != Some(Format::Xlsx) {
+        problem(at("sheet"), "only XLSX extracts have sheets".into());
+    }
+
+    let mut canonical = |section: &str, key: &str| -> Option<&'static str> {
+        match table.column(key) {
+            Some(c) => Some(c.name),
+            None => {
+                problem(
+                    format!("sources.{name}.{section}.{key}"),
+                    format!("\"{key}\" is not a column of {} (columns: {})", table.name, column_list()),
+                );
+                None
+            }
+        }
+    };
+    let columns: BTreeMap<&'static str, String> =
+        rs.columns.into_iter().filter_map(|(k, v)| canonical("columns", &k).map(|c| (c, v))).collect();
+    let constants: BTreeMap<&'static str, String> =
+        rs.constants.into_iter().filter_map(|(k, v)| canonical("constants", &k).map(|c| (c, v))).collect();
+    let values: BTreeMap<&'static str, BTreeMap<String, String>> =
+        rs.values.into_iter().filter_map(|(k, v)| canonical("values", &k).map(|c| (c, v))).collect();
+    for c in constants.keys() {
+        if columns.contains_key(c) {
+            problem(at(&format!("constants.{c}")), "mapped under [columns] too: keep one".into());
+        }
+    }
+
+    let declared_as_of = rs.as_of.as_deref().and_then(|s| {
+        crate::value::parse_date(s).or_else(|| {
+            problem(at("as_of"), format!("\"{s}\" is not a date"));
+            None
+        })
+    });
+    let quarantine_threshold = rs.quarantine_threshold.unwrap_or(threshold);
+    if !(0.0..=1.0).contains(&quarantine_threshold) {
+        problem(at("quarantine_threshold"), format!("{quarantine_threshold} is not a share between 0 and 1"));
+    }
+
+    if problems.len() > start {
+        return None;
+    }
+    Some(Source {
+        name: name.to_string(),
+        table,
+        location,
+        format: format?,
+        encoding,
+        delimiter,
+        header_row: header_row.max(1),
+        sheet: rs.sheet,
+        columns,
+        constants,
+        values,
+        max_age_days: rs.max_age_days,
+        declared_as_of,
+        fail_on_stale: rs.fail_on_stale.unwrap_or(fail_on_stale),
+        quarantine_threshold,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+[lake]
+path = "../lake"
+[publish]
+path = "../out"
+[sources.payouts]
+path = "../sample_data/payouts.csv"
+"#;
+
+    fn parse(text: &str) -> Result<Pipeline, ConfigError> {
+        Pipeline::parse(Path::new("pipelines/test.toml"), text)
+    }
+
+    #[test]
+    fn minimal_pipeline_resolves_paths_against_its_directory() {
+        let p = parse(MINIMAL).expect("valid");
+        assert_eq!(p.lake, Location::Local(PathBuf::from("lake")));
+        let src = p.source("payouts").expect("source");
+        assert_eq!(src.location, Location::Local(PathBuf::from("sample_data/payouts.csv")));
+        assert_eq!(src.format, Format::Csv);
+        assert_eq!(src.quarantine_threshold, DEFAULT_QUARANTINE_THRESHOLD);
+        assert_eq!(p.rules_dir, PathBuf::from("queries"));
+    }
+
+    #[test]
+    fn unknown_key_names_its_path() {
+        let err = parse(&MINIMAL.replace("[sources.payouts]", "[sources.payouts]\ncolums = {}"))
+            .expect_err("unknown key");
+        assert_eq!(err.problems[0].at, "sources.payouts.colums");
+        assert!(err.problems[0].message.contains("unknown field `colums`"), "{err}");
+    }
+
+    #[test]
+    fn unknown_column_and_table_are_reported_together() {
+        let text = format!(
+            "{MINIMAL}[sources.payouts.columns]\namout = \"发放金额\"\n[sources.cremations]\npath = \"x.csv\"\n"
+        );
+        let err = parse(&text).expect_err("bad");
+        let ats: Vec<&str> = err.problems.iter().map(|p| p.at.as_str()).collect();
+        assert!(ats.contains(&"sources.payouts.columns.amout"), "{err}");
+        assert!(ats.contains(&"sources.cremations"), "{err}");
+    }
+
+    #[test]
+    fn url_locations_are_kept_as_urls() {
+        let p = parse(&MINIMAL.replace("../sample_data/payouts.csv", "s3://extracts/payouts/*.csv")).expect("valid");
+        assert_eq!(
+            p.source("payouts").map(|s| s.location.clone()),
+            Some(Location::Url("s3://extracts/payouts/*.csv".into()))
+        );
+    }
+
+    #[test]
+    fn lexical_join_folds_parent_components() {
+        assert_eq!(lexical_join(Path::new("pipelines"), Path::new("../x/./y.csv")), PathBuf::from("x/y.csv"));
+        assert_eq!(lexical_join(Path::new("."), Path::new("../x.csv")), PathBuf::from("../x.csv"));
+    }
+}

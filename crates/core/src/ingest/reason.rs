@@ -1,0 +1,131 @@
+//! Why a row was quarantined: one reason per row, the first found, naming the
+//! column as the extract calls it and as the canonical table does.
+
+use std::fmt;
+
+use crate::value::MoneyError;
+use crate::tables::Kind;
+
+/// A column as the extract names it (`发放金额`) and as the lake does (`amount`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnRef {
+    pub header: Option<String>,
+    pub canonical: &'static str,
+}
+
+impl fmt::Display for ColumnRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.header {
+            Some(h) if h != self.canonical => write!(f, "column {h} ({})", self.canonical),
+            _ => write!(f, "column {}", self.canonical),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reason {
+    /// The record has a different number of fields than the header.
+    FieldCount { expected: usize, found: usize },
+    /// A field's bytes are not valid in the extract's encoding.
+    Undecodable { header: String, encoding: &'static str },
+    /// The record itself is unreadable (a JSON line that is not an object…).
+    BadRecord(String),
+    /// A required value is empty.
+    Missing(ColumnRef),
+    /// A value that does not read as its column's type.
+    Unparseable { column: ColumnRef, kind: Kind, value: String, detail: Option<&'static str> },
+    /// A value outside its column's closed set.
+    UnknownValue { column: ColumnRef, value: String, allowed: &'static [&'static str], source: String },
+}
+
+impl Reason {
+    /// A stable code for counting reasons in the manifest.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Reason::FieldCount { .. } => "wrong_field_count",
+            Reason::Undecodable { .. } => "undecodable",
+            Reason::BadRecord(_) => "bad_record",
+            Reason::Missing(_) => "missing_value",
+            Reason::Unparseable { kind, .. } => match kind {
+                Kind::Date => "bad_date",
+                Kind::Month => "bad_month",
+                Kind::Money => "bad_amount",
+                Kind::Int | Kind::Float => "bad_number",
+                Kind::Bool => "bad_bool",
+                Kind::Str | Kind::Id | Kind::Enum(_) => "bad_value",
+            },
+            Reason::UnknownValue { .. } => "unknown_value",
+        }
+    }
+
+    /// The column the reason is about, as the extract names it.
+    pub fn header(&self) -> Option<&str> {
+        match self {
+            Reason::Undecodable { header, .. } => Some(header),
+            Reason::Missing(c) | Reason::Unparseable { column: c, .. } | Reason::UnknownValue { column: c, .. } => {
+                Some(c.header.as_deref().unwrap_or(c.canonical))
+            }
+            Reason::FieldCount { .. } | Reason::BadRecord(_) => None,
+        }
+    }
+
+    pub fn canonical(&self) -> Option<&'static str> {
+        match self {
+            Reason::Missing(c) | Reason::Unparseable { column: c, .. } | Reason::UnknownValue { column: c, .. } => {
+                Some(c.canonical)
+            }
+            _ => None,
+        }
+    }
+
+    pub fn money(column: ColumnRef, value: &str, err: MoneyError) -> Reason {
+        let detail = match err {
+            MoneyError::NotANumber => None,
+            MoneyError::TooManyDecimals => Some("has digits past the cent"),
+            MoneyError::TooLarge => Some("is larger than any amount (12 digits before the point)"),
+        };
+        Reason::Unparseable { column, kind: Kind::Money, value: value.to_string(), detail }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::FieldCount { expected, found } => {
+                write!(f, "wrong field count: {found} fields where the header has {expected}")
+            }
+            Reason::Undecodable { header, encoding } => {
+                write!(f, "column {header}: bytes that are not valid {encoding}")
+            }
+            Reason::BadRecord(msg) => write!(f, "{msg}"),
+            Reason::Missing(c) => write!(f, "{c}: required value is empty"),
+            Reason::Unparseable { column, kind, value, detail } => match detail {
+                Some(d) => write!(f, "{column}: \"{value}\" {d}"),
+                None => {
+                    let article = if matches!(kind, Kind::Money) { "an" } else { "a" };
+                    write!(f, "{column}: \"{value}\" is not {article} {}", kind.noun())
+                }
+            },
+            Reason::UnknownValue { column, value, allowed, source } => write!(
+                f,
+                "{column}: \"{value}\" is not one of {} (map it under [sources.{source}.values.{}])",
+                allowed.join(", "),
+                column.canonical
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_name_the_extract_column_and_the_value() {
+        let col = ColumnRef { header: Some("发放金额".into()), canonical: "amount" };
+        let r = Reason::money(col, "一百元", MoneyError::NotANumber);
+        assert_eq!(r.to_string(), "column 发放金额 (amount): \"一百元\" is not an amount");
+        assert_eq!(r.code(), "bad_amount");
+        assert_eq!(r.header(), Some("发放金额"));
+    }
+}

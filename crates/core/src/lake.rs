@@ -1,0 +1,435 @@
+//! Where tables live: the lake's datasets, their parts, the quarantine and
+//! the case history — on a disk, or on an object store through a local
+//! stand-in — and how a session sees them.
+//!
+//! ```text
+//! <lake>/<table>/as_of=<date>/part-<key>.parquet      one part per input file
+//! <lake>/quarantine/as_of=<date>/<table>-<key>.parquet rejected rows, with reasons
+//! <lake>/history/as_of=<date>/cases.parquet            the cases a run published
+//! ```
+//!
+//! A part's key hashes the input's content, the source's settings and the
+//! as-of date, so an unchanged input maps to an existing part and is not
+//! read again. Each part carries its own accounting (rows read, loaded,
+//! quarantined, reasons) in its Parquet footer, so a skipped input still
+//! reports exactly. Parts are written under a temporary name beside their
+//! final one and renamed into place ([`PendingFile`]): a reader never sees
+//! half a part.
+//!
+//! A lake on an object store is worked in a local directory: the date's
+//! datasets and the newest earlier history come down before ingest
+//! ([`Lake::fetch`]), new parts go up after it ([`Lake::push`]), and queries
+//! read the store itself. What is written into the lake (parsing, typing,
+//! sorting) is `ingest`'s business; what the history means is `cases`'.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::file::metadata::{KeyValue, SortingColumn};
+use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
+use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
+use serde::{Deserialize, Serialize};
+
+use datafusion::datasource::empty::EmptyTable;
+use datafusion::error::DataFusionError;
+use datafusion::execution::options::ParquetReadOptions;
+use datafusion::prelude::SessionContext;
+use tracing::info;
+
+use crate::config::{Location, Pipeline};
+use crate::store::{Remote, StoreError};
+use crate::tables::{self, Table};
+use crate::value;
+
+/// Rows per Parquet row group: fine enough for min/max pruning on sorted
+/// keys, coarse enough that metadata stays small.
+pub const ROW_GROUP_ROWS: usize = 128 * 1024;
+
+/// Footer key holding a part's [`PartInfo`].
+const PART_INFO_KEY: &str = "fundwatch.part";
+
+/// The dataset of rejected rows has this name beside the tables.
+pub const QUARANTINE: &str = "quarantine";
+
+/// The case history's directory beside the tables.
+const HISTORY: &str = "history";
+/// A history snapshot's file in its dated directory.
+const HISTORY_FILE: &str = "cases.parquet";
+
+#[derive(Debug, thiserror::Error)]
+pub enum LakeError {
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("lake.path = \"{0}\": a lake on an object store is worked through a local directory (`Workspace`)")]
+    NotLocal(String),
+    #[error("registering {table} ({location}): {source}")]
+    Register { table: String, location: String, source: DataFusionError },
+}
+
+impl LakeError {
+    pub fn io(path: &Path, source: std::io::Error) -> Self {
+        LakeError::Io { path: path.to_path_buf(), source }
+    }
+}
+
+/// Which canonical tables hold data in a session.
+#[derive(Debug, Clone, Default)]
+pub struct Registered {
+    /// Tables read from a lake dataset.
+    pub with_data: BTreeSet<&'static str>,
+    /// Tables registered empty (no source feeds them).
+    pub empty: BTreeSet<&'static str>,
+}
+
+/// How many times one reason was given for one column of one input.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ReasonCount {
+    pub reason: String,
+    pub column: Option<String>,
+    pub rows: u64,
+    /// The first row rejected for this reason, and why exactly.
+    pub first_row: i64,
+    pub example: String,
+}
+
+/// The accounting of one input file, stored in its part's footer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PartInfo {
+    pub source: String,
+    pub table: String,
+    pub file: String,
+    pub sha256: String,
+    pub bytes: u64,
+    pub format: String,
+    pub encoding: Option<String>,
+    pub rows_read: u64,
+    pub rows_loaded: u64,
+    pub rows_quarantined: u64,
+    pub reasons: Vec<ReasonCount>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Lake {
+    root: PathBuf,
+    /// When the lake lives on an object store: the store. `root` is then the
+    /// local stand-in that ingest writes to before parts are uploaded.
+    remote: Option<Remote>,
+}
+
+impl Lake {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Lake { root: root.into(), remote: None }
+    }
+
+    /// The same lake, read from `remote`.
+    pub fn on(self, remote: Remote) -> Self {
+        Lake { remote: Some(remote), ..self }
+    }
+
+    /// The lake of a pipeline whose lake is on a disk.
+    pub fn local(pipeline: &Pipeline) -> Result<Self, LakeError> {
+        match &pipeline.lake {
+            Location::Local(p) => Ok(Lake::new(p.clone())),
+            Location::Url(u) => Err(LakeError::NotLocal(u.clone())),
+        }
+    }
+
+    /// The lake of a pipeline for reading only (analyst SQL, the cluster's
+    /// processes): on an object store it is read in place, nothing staged.
+    pub async fn for_reading(pipeline: &Pipeline) -> Result<Self, LakeError> {
+        match &pipeline.lake {
+            Location::Local(p) => Ok(Lake::new(p.clone())),
+            Location::Url(u) => Ok(Lake::new(PathBuf::new()).on(Remote::connect(u, &pipeline.object_store).await?)),
+        }
+    }
+
+    /// The store the lake is on, if any.
+    pub fn remote(&self) -> Option<&Remote> {
+        self.remote.as_ref()
+    }
+
+    /// Where a query reads a table's dataset: a directory, or a URL on the
+    /// object store (with a trailing slash, so it is read as a listing).
+    pub fn dataset_location(&self, table: &str, as_of: NaiveDate) -> String {
+        match &self.remote {
+            Some(r) => format!("{}/", r.url_of(&format!("{table}/as_of={as_of}"))),
+            None => self.table_dir(table, as_of).to_string_lossy().into_owned(),
+        }
+    }
+
+    /// Whether a table's dataset for `as_of` holds any part.
+    pub async fn has_parts(&self, table: &str, as_of: NaiveDate) -> Result<bool, StoreError> {
+        match &self.remote {
+            Some(r) => Ok(r.list(&format!("{table}/as_of={as_of}")).await?.iter().any(|(k, _)| k.ends_with(".parquet"))),
+            None => Ok(self.parts(table, as_of).map(|p| !p.is_empty()).unwrap_or(false)),
+        }
+    }
+
+    /// The as-of dates any table of the lake holds a dataset for.
+    pub async fn dates(&self) -> Result<BTreeSet<NaiveDate>, StoreError> {
+        let mut dates = BTreeSet::new();
+        for table in crate::tables::table_names() {
+            let names: Vec<String> = match &self.remote {
+                Some(r) => r.dirs(table).await?,
+                None => fs::read_dir(self.root.join(table))
+                    .map(|entries| entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+                    .unwrap_or_default(),
+            };
+            dates.extend(names.iter().filter_map(|n| n.strip_prefix("as_of=").and_then(value::parse_date)));
+        }
+        Ok(dates)
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn table_dir(&self, table: &str, as_of: NaiveDate) -> PathBuf {
+        self.root.join(table).join(format!("as_of={as_of}"))
+    }
+
+    pub fn part_path(&self, table: &str, as_of: NaiveDate, key: &str) -> PathBuf {
+        self.table_dir(table, as_of).join(format!("part-{key}.parquet"))
+    }
+
+    pub fn quarantine_path(&self, table: &str, as_of: NaiveDate, key: &str) -> PathBuf {
+        self.table_dir(QUARANTINE, as_of).join(format!("{table}-{key}.parquet"))
+    }
+
+    /// The parts of a table's dataset for one as-of date.
+    pub fn parts(&self, table: &str, as_of: NaiveDate) -> std::io::Result<Vec<PathBuf>> {
+        list_parquet(&self.table_dir(table, as_of))
+    }
+
+    /// Where the cases published for `as_of` are kept (in the local directory).
+    pub fn history_path(&self, as_of: NaiveDate) -> PathBuf {
+        self.root.join(HISTORY).join(format!("as_of={as_of}")).join(HISTORY_FILE)
+    }
+
+    /// The history snapshot of the newest as-of date before `as_of`, if any.
+    pub fn previous_history(&self, as_of: NaiveDate) -> Option<(NaiveDate, PathBuf)> {
+        let entries = fs::read_dir(self.root.join(HISTORY)).ok()?;
+        entries
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let date = name.strip_prefix("as_of=").and_then(value::parse_date)?;
+                let path = e.path().join(HISTORY_FILE);
+                (date < as_of && path.is_file()).then_some((date, path))
+            })
+            .max_by_key(|(d, _)| *d)
+    }
+
+    /// Registers every canonical table of the `as_of` dataset, and the
+    /// quarantine. A table without parts is registered empty with its
+    /// canonical schema, so every rule and view still plans; callers decide
+    /// what an empty table means.
+    pub async fn register(&self, ctx: &SessionContext, as_of: NaiveDate) -> Result<Registered, LakeError> {
+        let mut registered = Registered::default();
+        let datasets = tables::TABLES.iter().map(|t| (t.name, t.schema(), true)).chain([(QUARANTINE, quarantine_schema(), false)]);
+        for (name, schema, canonical) in datasets {
+            let location = self.dataset_location(name, as_of);
+            let failed = |source| LakeError::Register { table: name.to_string(), location: location.clone(), source };
+            if self.has_parts(name, as_of).await? {
+                let options = ParquetReadOptions::default().schema(&schema);
+                ctx.register_parquet(name, &location, options).await.map_err(failed)?;
+                if canonical {
+                    registered.with_data.insert(name);
+                }
+            } else {
+                // EmptyTable, not a MemTable: a cluster can ship a plan that reads it.
+                ctx.register_table(name, Arc::new(EmptyTable::new(schema))).map_err(failed)?;
+                if canonical {
+                    registered.empty.insert(name);
+                }
+            }
+        }
+        Ok(registered)
+    }
+
+    /// Brings the store's datasets for `as_of` (parts of an earlier run of
+    /// the same date) and the newest earlier history into the local
+    /// directory. Nothing to do for a lake on a disk.
+    pub async fn fetch(&self, as_of: NaiveDate) -> Result<(), LakeError> {
+        let Some(remote) = &self.remote else { return Ok(()) };
+        for dataset in datasets() {
+            let rel = format!("{dataset}/as_of={as_of}");
+            for (sub, _) in remote.list(&rel).await? {
+                if sub.ends_with(".parquet") {
+                    remote.download(&sub, &self.root.join(&sub)).await?;
+                }
+            }
+        }
+        let previous = remote
+            .dirs(HISTORY)
+            .await?
+            .into_iter()
+            .filter_map(|d| d.strip_prefix("as_of=").and_then(value::parse_date))
+            .filter(|d| *d < as_of)
+            .max();
+        if let Some(d) = previous {
+            for (sub, _) in remote.list(&format!("{HISTORY}/as_of={d}")).await? {
+                if sub.ends_with(&format!("/{HISTORY_FILE}")) {
+                    remote.download(&sub, &self.root.join(&sub)).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes the store's datasets for `as_of` what the local directory
+    /// holds: new parts uploaded, parts whose inputs are gone deleted.
+    pub async fn push(&self, as_of: NaiveDate) -> Result<(), LakeError> {
+        let Some(remote) = &self.remote else { return Ok(()) };
+        let (mut uploaded, mut deleted) = (0, 0);
+        for dataset in datasets() {
+            let rel = format!("{dataset}/as_of={as_of}");
+            let dir = self.root.join(&rel);
+            let local: BTreeSet<String> = list_parquet(&dir)
+                .map_err(|e| LakeError::io(&dir, e))?
+                .iter()
+                .filter_map(|p| p.file_name().map(|n| format!("{rel}/{}", n.to_string_lossy())))
+                .collect();
+            let there: BTreeSet<String> = remote.list(&rel).await?.into_iter().map(|(sub, _)| sub).collect();
+            for sub in local.difference(&there) {
+                remote.upload(&self.root.join(sub), sub).await?;
+                uploaded += 1;
+            }
+            for sub in there.difference(&local) {
+                remote.delete(sub).await?;
+                deleted += 1;
+            }
+        }
+        info!(lake = %remote.url(), uploaded, deleted, "lake parts synchronised");
+        Ok(())
+    }
+
+    /// Uploads the history snapshot of `as_of` to the store (a lake on a
+    /// disk has it in place already).
+    pub async fn push_history(&self, as_of: NaiveDate) -> Result<(), LakeError> {
+        let Some(remote) = &self.remote else { return Ok(()) };
+        let path = self.history_path(as_of);
+        if let Ok(rel) = path.strip_prefix(&self.root) {
+            remote.upload(&path, &rel.to_string_lossy().replace('\\', "/")).await?;
+        }
+        Ok(())
+    }
+
+    /// Where the lake is, as a report shows it: the store's URL, or the directory.
+    pub fn shown(&self) -> String {
+        match &self.remote {
+            Some(r) => r.url().to_string(),
+            None => self.root.to_string_lossy().into_owned(),
+        }
+    }
+}
+
+/// The lake's datasets: every table, and the rejected rows.
+fn datasets() -> impl Iterator<Item = &'static str> {
+    tables::table_names().chain(std::iter::once(QUARANTINE))
+}
+
+/// The `.parquet` files of a directory, sorted; none if it does not exist.
+pub fn list_parquet(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut out = Vec::new();
+    for entry in entries {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "parquet") {
+            out.push(path);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// The accounting stored in a part's footer, if the file is a readable part.
+pub fn read_part_info(path: &Path) -> Option<PartInfo> {
+    let file = fs::File::open(path).ok()?;
+    let reader = SerializedFileReader::new(file).ok()?;
+    let kv = reader.metadata().file_metadata().key_value_metadata()?;
+    let value = kv.iter().find(|kv| kv.key == PART_INFO_KEY)?.value.as_ref()?;
+    serde_json::from_str(value).ok()
+}
+
+/// Writer settings for lake tables: zstd, page statistics, row groups sized
+/// for pruning, the sort order recorded, and the part's accounting.
+pub fn table_writer_properties(table: &Table, schema: &Schema) -> WriterProperties {
+    let sorting: Vec<SortingColumn> = table
+        .sort_by
+        .iter()
+        .filter_map(|k| schema.index_of(k).ok())
+        .filter_map(|i| i32::try_from(i).ok())
+        .map(|column_idx| SortingColumn { column_idx, descending: false, nulls_first: true })
+        .collect();
+    writer_properties().set_sorting_columns(Some(sorting)).build()
+}
+
+fn writer_properties() -> datafusion::parquet::file::properties::WriterPropertiesBuilder {
+    let zstd = ZstdLevel::try_new(3).map(Compression::ZSTD).unwrap_or(Compression::SNAPPY);
+    WriterProperties::builder()
+        .set_compression(zstd)
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+}
+
+pub fn quarantine_writer_properties() -> WriterProperties {
+    writer_properties().build()
+}
+
+/// A part's accounting as a footer entry.
+pub fn part_info_kv(info: &PartInfo) -> KeyValue {
+    KeyValue::new(PART_INFO_KEY.to_string(), serde_json::to_string(info).unwrap_or_default())
+}
+
+/// The schema of the quarantine dataset.
+pub fn quarantine_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("source", DataType::Utf8, false),
+        Field::new("table", DataType::Utf8, false),
+        Field::new("source_file", DataType::Utf8, false),
+        Field::new("source_row", DataType::Int64, false),
+        Field::new("column", DataType::Utf8, true),
+        Field::new("canonical_column", DataType::Utf8, true),
+        Field::new("reason_code", DataType::Utf8, false),
+        Field::new("reason", DataType::Utf8, false),
+        Field::new("raw", DataType::Utf8, false),
+    ]))
+}
+
+/// A file written under a temporary name beside its final one, and moved
+/// into place whole when it is complete.
+#[derive(Debug)]
+pub struct PendingFile {
+    pub tmp: PathBuf,
+    pub path: PathBuf,
+}
+
+impl PendingFile {
+    pub fn new(path: PathBuf) -> Self {
+        let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+        name.push(".tmp");
+        PendingFile { tmp: path.with_file_name(name), path }
+    }
+
+    /// Moves the file into place (an atomic rename on one file system).
+    pub fn commit(self) -> std::io::Result<PathBuf> {
+        fs::rename(&self.tmp, &self.path)?;
+        Ok(self.path)
+    }
+
+    pub fn discard(self) {
+        let _ = fs::remove_file(&self.tmp);
+    }
+}

@@ -1,0 +1,143 @@
+//! `followup/<county>.xlsx`: the phone follow-up list (电话随访抽样) of each
+//! county, drawn by the `followup_sample` view. Callers fill in the answer
+//! columns, chosen from drop-down lists; the filled workbook comes back as the
+//! `followups` source, its headers being the ones that source maps.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use rust_xlsxwriter::{Color, DataValidation, DocProperties, Format, Workbook, Worksheet, XlsxError};
+
+use super::PublishError;
+use super::mask::shown_id;
+
+/// The view that draws the follow-up list (`queries/views/`).
+pub const SAMPLE_VIEW: &str = "followup_sample";
+
+/// One person to call: a row of the sample view, read by column name.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct FollowupRow {
+    pub county: String,
+    pub region_code: String,
+    pub program: String,
+    pub program_name: Option<String>,
+    pub payout_id: String,
+    pub id_no: String,
+    pub name: String,
+    pub phone: Option<String>,
+    /// As text, `1234.50`.
+    pub amount: String,
+    pub period: String,
+    pub paid_on: chrono::NaiveDate,
+    pub account_no: String,
+}
+
+/// The answer columns and the values each takes; the headers are what the
+/// pipeline's `followups` source maps.
+pub const ANSWERS: [(&str, &[&str]); 7] = [
+    ("发放流水号", &[]),
+    ("随访日期", &[]),
+    ("是否接通", &["是", "否"]),
+    ("到账情况", &["全额到账", "部分到账", "未到账"]),
+    ("是否知晓政策", &["是", "否"]),
+    ("备注", &[]),
+    ("随访人", &[]),
+];
+
+const INFO: [&str; 9] = ["序号", "行政区划", "项目", "姓名", "身份证号", "联系电话", "发放金额(元)", "所属期", "银行卡尾号"];
+
+fn card_tail(account: &str) -> String {
+    let n = account.chars().count();
+    let tail: String = account.chars().skip(n.saturating_sub(4)).collect();
+    format!("****{tail}")
+}
+
+/// Writes the header of a list people fill in: the given columns in blue, then
+/// the columns to fill in yellow (`given_answer` stays blue: it is filled
+/// already), each with its drop-down list of values, the date column formatted
+/// as a date, down to row `last`. Returns the first fill-in column.
+pub(super) fn list_columns(
+    sheet: &mut Worksheet,
+    info: &[&str],
+    answers: &[(&str, &[&str])],
+    given_answer: &str,
+    date_answer: &str,
+    last: u32,
+) -> Result<u16, XlsxError> {
+    let header = Format::new().set_bold().set_background_color(Color::RGB(0xDDEBF7));
+    let fill = Format::new().set_bold().set_background_color(Color::RGB(0xFFF2CC));
+    for (c, h) in info.iter().enumerate() {
+        sheet.write_string_with_format(0, c as u16, *h, &header)?;
+    }
+    let first_answer = info.len() as u16;
+    for (i, (h, values)) in answers.iter().enumerate() {
+        let col = first_answer + i as u16;
+        sheet.write_string_with_format(0, col, *h, if *h == given_answer { &header } else { &fill })?;
+        if !values.is_empty() {
+            let v = DataValidation::new().allow_list_strings(values)?.set_input_title(*h)?;
+            sheet.add_data_validation(1, col, last, col, &v)?;
+        } else if *h == date_answer {
+            sheet.set_column_format(col, &Format::new().set_num_format("yyyy-mm-dd"))?;
+        }
+    }
+    Ok(first_answer)
+}
+
+fn workbook(path: &Path, county: &str, rows: &[&FollowupRow], mask: bool, as_of: chrono::NaiveDate) -> Result<(), XlsxError> {
+    let mut book = Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.set_name("随访名单")?;
+    let last = rows.len().max(1) as u32;
+    let first_answer = list_columns(sheet, &INFO, &ANSWERS, "发放流水号", "随访日期", last)?;
+    let c = first_answer + ANSWERS.len() as u16;
+    for (i, r) in rows.iter().enumerate() {
+        let row = i as u32 + 1;
+        sheet.write_number(row, 0, (i + 1) as f64)?;
+        sheet.write_string(row, 1, &r.region_code)?;
+        sheet.write_string(row, 2, r.program_name.as_deref().unwrap_or(&r.program))?;
+        sheet.write_string(row, 3, &r.name)?;
+        sheet.write_string(row, 4, shown_id(Some(&r.id_no), mask).unwrap_or_default())?;
+        sheet.write_string(row, 5, r.phone.as_deref().unwrap_or(""))?;
+        match r.amount.parse::<f64>() {
+            Ok(a) => sheet.write_number_with_format(row, 6, a, &Format::new().set_num_format("#,##0.00"))?,
+            Err(_) => sheet.write_string(row, 6, &r.amount)?,
+        };
+        sheet.write_string(row, 7, &r.period)?;
+        sheet.write_string(row, 8, card_tail(&r.account_no))?;
+        sheet.write_string(row, first_answer, &r.payout_id)?;
+    }
+    sheet.set_freeze_panes(1, 4)?;
+    sheet.autofilter(0, 0, last, c - 1)?;
+    sheet.set_autofit_max_width(300);
+    sheet.autofit();
+    let notes = book.add_worksheet();
+    notes.set_name("填写说明")?;
+    let lines = [
+        format!("{county} 电话随访名单（数据截至 {as_of}）"),
+        "请逐一致电，在黄色列中填写：随访日期；是否接通（是/否）；到账情况（全额到账/部分到账/未到账）；是否知晓政策（是/否）；备注；随访人。".to_string(),
+        "未接通的，到账情况留空。不要改动“发放流水号”列：系统按此对应发放记录。".to_string(),
+        "填好后原样交回，作为随访记录导入；反映未到账或部分到账的，系统会生成核查案件。".to_string(),
+    ];
+    for (i, l) in lines.iter().enumerate() {
+        notes.write_string(i as u32, 0, l)?;
+    }
+    book.set_properties(&DocProperties::new().set_creation_datetime(&as_of).set_author("fundwatch"));
+    book.save(path)
+}
+
+/// One follow-up workbook per county. Returns how many were written.
+pub fn workbooks(dir: &Path, rows: &[FollowupRow], mask: bool, as_of: chrono::NaiveDate) -> Result<usize, PublishError> {
+    let mut by_county: BTreeMap<&str, Vec<&FollowupRow>> = BTreeMap::new();
+    for r in rows {
+        by_county.entry(r.county.as_str()).or_default().push(r);
+    }
+    if by_county.is_empty() {
+        return Ok(0);
+    }
+    std::fs::create_dir_all(dir).map_err(|e| PublishError::file(dir, e))?;
+    for (county, rows) in &by_county {
+        let path = dir.join(format!("{county}.xlsx"));
+        workbook(&path, county, rows, mask, as_of).map_err(|e| PublishError::file(&path, e))?;
+    }
+    Ok(by_county.len())
+}

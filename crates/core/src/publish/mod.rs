@@ -1,0 +1,216 @@
+//! Publishing a run: the cases for analysts (Parquet, CSV), for supervisors
+//! (XLSX, one workbook per county), the phone follow-up and outreach lists,
+//! a summary page and the manifest — on a disk or an object store.
+//!
+//! A publication is written whole into a directory of its own, then made
+//! the current one by switching its pointers (`pointer`): a reader sees the
+//! previous complete publication or the new complete one, never half of one.
+//! The run's case history is committed just before the pointers move.
+
+mod files;
+pub mod followup;
+mod html;
+mod manifest;
+pub mod mask;
+mod outreach;
+pub mod pointer;
+mod xlsx;
+
+pub use manifest::{CaseSummary, MANIFEST, Manifest, OutputFile, Warning, last_rule_seconds};
+pub use mask::{mask_account, shown_evidence, shown_id};
+pub use pointer::{LATEST, Published};
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use chrono::{Local, NaiveDate};
+use datafusion::prelude::SessionContext;
+use serde::Deserialize;
+use tracing::{info, warn};
+
+use crate::cases::history::Disposition;
+use crate::cases::{Case, Status};
+use crate::ingest::IngestReport;
+use crate::lake::{Lake, LakeError};
+use crate::rules::{Catalogue, Labels, RuleReport, Severity};
+use crate::store::{Remote, StoreError};
+use followup::FollowupRow;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// A file of the publication that cannot be written or read.
+    #[error("{}: {source}", path.display())]
+    File { path: PathBuf, source: Box<dyn std::error::Error + Send + Sync> },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Lake(#[from] LakeError),
+    /// What a publication is made from (the follow-up sample, program
+    /// names) could not be read from the lake.
+    #[error("reading {what} for the publication: {source}")]
+    Query { what: &'static str, source: Box<dyn std::error::Error + Send + Sync> },
+    #[error("{0}: no run has been published there yet")]
+    NothingPublished(String),
+    #[error("{url}: not a publication pointer: {source}")]
+    Pointer { url: String, source: serde_json::Error },
+    #[error("publishing needs symbolic links (a Unix system)")]
+    NoSymlinks,
+}
+
+impl PublishError {
+    pub fn file(path: &Path, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        PublishError::File { path: path.to_path_buf(), source: source.into() }
+    }
+}
+
+/// Cases counted for a table row (a rule, a county, the total): by status,
+/// what is still to check and its money, what teams confirmed or corrected.
+#[derive(Debug, Default)]
+pub(crate) struct Tally {
+    pub by_status: BTreeMap<Status, usize>,
+    pub pending: usize,
+    /// Cents still to check.
+    pub pending_amount: i128,
+    pub confirmed: usize,
+    pub confirmed_amount: i128,
+    pub corrected: usize,
+}
+
+impl Tally {
+    pub fn add(&mut self, c: &Case) {
+        *self.by_status.entry(c.status).or_insert(0) += 1;
+        if c.pending() {
+            self.pending += 1;
+            self.pending_amount += c.amount_at_risk.unwrap_or(0);
+        }
+        match c.disposition.as_deref() {
+            Some("confirmed") => {
+                self.confirmed += 1;
+                self.confirmed_amount += c.amount_at_risk.unwrap_or(0);
+            }
+            Some("corrected") => self.corrected += 1,
+            _ => {}
+        }
+    }
+
+    pub fn count(&self, s: Status) -> usize {
+        self.by_status.get(&s).copied().unwrap_or(0)
+    }
+}
+
+/// What a publication is made from.
+pub struct Publication<'a> {
+    pub as_of: NaiveDate,
+    pub pipeline: &'a str,
+    pub cases: &'a [Case],
+    pub rules: &'a [RuleReport],
+    pub ingest: &'a IngestReport,
+    pub mask_ids: bool,
+    /// The phone follow-up list, county by county.
+    pub followups: &'a [FollowupRow],
+    pub labels: &'a Labels,
+    /// Dispositions naming no known case.
+    pub unknown: &'a [Disposition],
+}
+
+/// What a publication takes from the lake besides the cases: the phone
+/// follow-up sample and the programs' names.
+pub struct Extras {
+    pub followups: Vec<FollowupRow>,
+    /// The catalogue's labels, naming programs as the programs table does.
+    pub labels: Labels,
+}
+
+impl Extras {
+    pub async fn read(ctx: &SessionContext, catalogue: &Catalogue) -> Result<Extras, PublishError> {
+        #[derive(Deserialize)]
+        struct Program {
+            program: String,
+            name_zh: String,
+        }
+        let programs: Vec<Program> = query(ctx, "the program names", "SELECT program, name_zh FROM programs").await?;
+        let names: BTreeMap<String, String> = programs.into_iter().map(|p| (p.program, p.name_zh)).collect();
+        let followups = if catalogue.views.iter().any(|v| v.name == followup::SAMPLE_VIEW) {
+            let sql = format!("SELECT * FROM {} ORDER BY county, pick", followup::SAMPLE_VIEW);
+            query(ctx, "the follow-up sample", &sql).await?
+        } else {
+            warn!("queries/views has no {} view: no follow-up lists are published", followup::SAMPLE_VIEW);
+            Vec::new()
+        };
+        Ok(Extras { followups, labels: catalogue.labels.with_programs(names) })
+    }
+}
+
+async fn query<T: serde::de::DeserializeOwned>(ctx: &SessionContext, what: &'static str, sql: &str) -> Result<Vec<T>, PublishError> {
+    let failed = |e: Box<dyn std::error::Error + Send + Sync>| PublishError::Query { what, source: e };
+    let batches = ctx.sql(sql).await.map_err(|e| failed(e.into()))?.collect().await.map_err(|e| failed(e.into()))?;
+    crate::sql::rows::rows(&batches).map_err(|e| failed(e.into()))
+}
+
+/// Where a publication goes: a directory on this machine, and the store it
+/// is uploaded to when the pipeline publishes to one.
+pub struct Destination<'a> {
+    pub root: &'a Path,
+    pub remote: Option<&'a Remote>,
+}
+
+/// Writes the whole publication, commits the run's cases as the lake's
+/// history for `as_of`, then switches the pointers to the publication.
+/// Returns where it was published (a directory, or the URL of its prefix).
+pub async fn publish(to: Destination<'_>, lake: &Lake, publication: &Publication<'_>, manifest: &mut Manifest) -> Result<String, PublishError> {
+    let dir = pointer::new_dir(to.root, publication.as_of)?;
+    write_files(&dir, publication, manifest)?;
+    crate::failpoint::hit("publish.before_swap").map_err(|m| PublishError::file(&dir, m))?;
+    // The run's cases become the history the next run compares with; on
+    // an object store it goes up before the pointers move, as it is
+    // committed before the links switch on a disk.
+    let bytes = fs::read(dir.join(files::CASES_PARQUET)).map_err(|e| PublishError::file(&dir, e))?;
+    write_atomic(&lake.history_path(publication.as_of), &bytes)?;
+    pointer::switch_disk(to.root, publication.as_of, &dir)?;
+    lake.push_history(publication.as_of).await?;
+    let local = pointer::run_dir(to.root, publication.as_of);
+    match to.remote {
+        Some(remote) => pointer::upload(remote, &local, publication.as_of).await,
+        None => Ok(local.display().to_string()),
+    }
+}
+
+/// Every file of the publication, and the manifest that lists them.
+fn write_files(dir: &Path, run: &Publication<'_>, manifest: &mut Manifest) -> Result<(), PublishError> {
+    files::cases_parquet(&dir.join(files::CASES_PARQUET), run.cases)?;
+    files::cases_csv(&dir.join("cases.csv"), run.cases, run.mask_ids)?;
+    xlsx::cases_workbook(&dir.join("cases.xlsx"), run)?;
+    let by_county = xlsx::county_workbooks(&dir.join("by_region"), run)?;
+    let followup_lists = followup::workbooks(&dir.join("followup"), run.followups, run.mask_ids, run.as_of)?;
+    let outreach_lists = outreach::workbooks(&dir.join("outreach"), run)?;
+    html::summary(&dir.join("summary.html"), run, run.unknown)?;
+    info!(counties = by_county, followup_lists, outreach_lists, "supervision workbooks written");
+
+    manifest.outputs = manifest::hash_files(dir)?;
+    manifest.finished_at = Local::now().to_rfc3339();
+    let json = serde_json::to_vec_pretty(manifest).map_err(|e| PublishError::file(dir, e))?;
+    fs::write(dir.join(MANIFEST), json).map_err(|e| PublishError::file(dir, e))
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PublishError> {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).map_err(|e| PublishError::file(dir, e))?;
+    }
+    let mut tmp = path.as_os_str().to_os_string();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    fs::write(&tmp, bytes).map_err(|e| PublishError::file(&tmp, e))?;
+    fs::rename(&tmp, path).map_err(|e| PublishError::file(path, e))
+}
+
+/// Severity names in the order files list them.
+pub fn severity_order() -> [Severity; 4] {
+    [Severity::High, Severity::Medium, Severity::Low, Severity::Info]
+}
+
+/// Whether a case is new (`Status::New`) at `level` or above; outreach leads never count.
+pub fn new_at_least(case: &Case, level: Severity) -> bool {
+    case.status == Status::New && case.severity != Severity::Info && case.severity <= level
+}

@@ -1,0 +1,61 @@
+//! SQL over the lake: the helpers every query may call (`udf`), views
+//! computed once (`once`), reading query results into Rust values by
+//! column name (`rows`), and the read-only guard for analysts.
+//!
+//! Which tables a session sees is the lake's business (`lake::Lake::register`);
+//! which engine runs it is `engine`'s.
+
+pub mod once;
+pub mod rows;
+pub mod udf;
+
+use chrono::NaiveDate;
+use datafusion::execution::context::SQLOptions;
+use datafusion::prelude::SessionContext;
+use datafusion::sql::parser::{DFParser, Statement as DfStatement};
+use datafusion::sql::sqlparser::ast::Statement;
+
+pub fn register_helpers(ctx: &SessionContext, as_of: NaiveDate) {
+    for f in udf::all(as_of) {
+        ctx.register_udf(f);
+    }
+}
+
+/// Analyst SQL reads and nothing else: no DDL, no DML (which covers COPY),
+/// no statements such as SET.
+pub fn read_only() -> SQLOptions {
+    SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false)
+}
+
+/// Why a query is not one analyst SQL may run.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryRefused {
+    #[error("cannot parse the query: {0}")]
+    Parse(#[source] datafusion::sql::sqlparser::parser::ParserError),
+    #[error("one statement at a time, not {0}")]
+    Several(usize),
+    #[error("fundwatch sql is read-only: {0} is refused (queries only: SELECT, WITH, EXPLAIN — no DDL, DML, COPY or SET)")]
+    Writes(String),
+}
+
+/// Only queries: a SELECT (or WITH, VALUES, EXPLAIN of one). Anything that
+/// would change the lake or the session is refused before it is planned.
+pub fn refuse_writes(sql: &str) -> Result<(), QueryRefused> {
+    let statements = DFParser::parse_sql(sql).map_err(|e| match e {
+        datafusion::error::DataFusionError::SQL(e, _) => QueryRefused::Parse(*e),
+        other => QueryRefused::Parse(datafusion::sql::sqlparser::parser::ParserError::ParserError(other.to_string())),
+    })?;
+    if statements.len() != 1 {
+        return Err(QueryRefused::Several(statements.len()));
+    }
+    let ok = match &statements[0] {
+        DfStatement::Statement(s) => matches!(s.as_ref(), Statement::Query(_) | Statement::Explain { .. }),
+        DfStatement::Explain(_) => true,
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(QueryRefused::Writes(sql.split_whitespace().next().unwrap_or("").to_uppercase()))
+    }
+}

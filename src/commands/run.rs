@@ -1,0 +1,232 @@
+//! `fundwatch run`: the nightly job, read as its flow — load the pipeline,
+//! plan the rules, open the stores, ingest, run the rules, give the cases
+//! their life, publish.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::Instant;
+
+use chrono::{Local, NaiveDate};
+use serde::Serialize;
+use tracing::{info, warn};
+
+use fundwatch_core::Error;
+use fundwatch_core::cases;
+use fundwatch_core::config::Pipeline;
+use fundwatch_core::engine::Engine;
+use fundwatch_core::ingest::{self, IngestReport};
+use fundwatch_core::progress::Progress;
+use fundwatch_core::publish::{self, CaseSummary, Destination, Extras, Manifest, Publication, Warning};
+use fundwatch_core::rules::run::{RulesRun, Spread};
+use fundwatch_core::rules::{self, RuleReport, Severity};
+use fundwatch_core::workspace::Workspace;
+
+/// What `run` is asked to do beyond the pipeline file.
+pub struct RunOptions<'a> {
+    pub as_of: Option<NaiveDate>,
+    /// Only these rules; the others' cases are carried over.
+    pub only: &'a [String],
+}
+
+#[derive(Serialize)]
+pub struct RunReport {
+    /// Where the run was published: the directory `out/<as_of>`, or the
+    /// run's prefix on an object store.
+    pub published: String,
+    /// Wall time of each stage, in seconds.
+    pub stages: StageTimes,
+    #[serde(flatten)]
+    pub run: Manifest,
+}
+
+/// Wall time of a run's stages, in seconds: what the benchmark reads.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StageTimes {
+    /// Reading the pipeline file, planning every rule, opening the stores.
+    pub plan: f64,
+    pub ingest: f64,
+    pub rules: f64,
+    /// Case life: history, dispositions, and the follow-up sample.
+    pub cases: f64,
+    pub publish: f64,
+    pub total: f64,
+}
+
+/// Seconds since the last lap.
+struct Clock {
+    started: Instant,
+    last: Instant,
+}
+
+impl Clock {
+    fn start() -> Self {
+        Clock { started: Instant::now(), last: Instant::now() }
+    }
+
+    fn lap(&mut self) -> f64 {
+        let now = Instant::now();
+        let seconds = now.duration_since(self.last).as_secs_f64();
+        self.last = now;
+        seconds
+    }
+
+    fn total(&self) -> f64 {
+        self.started.elapsed().as_secs_f64()
+    }
+}
+
+pub async fn run(file: &Path, options: RunOptions<'_>, progress: &Progress) -> Result<RunReport, Error> {
+    let started_at = Local::now();
+    let mut clock = Clock::start();
+    let mut times = StageTimes::default();
+    let command = format!("fundwatch run {}", file.display());
+
+    let pipeline = Pipeline::load(file)?;
+    let as_of = pipeline.as_of(options.as_of);
+    // A broken rule stops the run before anything is read.
+    let catalogue = rules::check_catalogue(&pipeline, as_of).await?;
+    let unknown = catalogue.unknown(options.only);
+    if !unknown.is_empty() {
+        return Err(Error::Usage(format!("--only {}: no such rule (see `fundwatch rules list`)", unknown.join(", "))));
+    }
+    let workspace = Workspace::open(pipeline, &command).await?;
+    let _lock = workspace.lock(&command, true)?;
+    let engine = Engine::new(&workspace.pipeline.engine)?;
+    engine.register_stores(workspace.stores());
+    engine.ready().await?;
+    let pipeline = &workspace.pipeline;
+    times.plan = clock.lap();
+
+    let ingested = ingest::run(&workspace, as_of, &engine, progress).await?;
+    times.ingest = clock.lap();
+
+    let params = pipeline.params.resolve(as_of);
+    let session = engine.lake_session(workspace.lake(), &catalogue, &params, as_of).await?;
+    let (out_root, out_store) = workspace.out();
+    let scratch = engine.scratch()?;
+    let plan = RulesRun {
+        params: &params,
+        fed: pipeline.tables().iter().map(|t| t.name).collect(),
+        only: options.only,
+        scratch: scratch.as_ref().map(|d| d.path()),
+        spread: Spread::for_session(&session, engine.on_cluster()),
+        last_seconds: publish::last_rule_seconds(out_root),
+    };
+    let outputs = rules::run::run(&session, &catalogue, &plan).await?;
+    drop(scratch);
+    times.rules = clock.lap();
+
+    let life = cases::life(&session, workspace.lake(), &outputs, as_of).await?;
+    let extras = Extras::read(&session, &catalogue).await?;
+    times.cases = clock.lap();
+
+    let rules: Vec<RuleReport> = outputs.into_iter().map(|o| o.report).collect();
+    let mut manifest = Manifest {
+        fundwatch: env!("CARGO_PKG_VERSION"),
+        datafusion: datafusion::DATAFUSION_VERSION,
+        pipeline: file.to_string_lossy().into_owned(),
+        as_of,
+        started_at: started_at.to_rfc3339(),
+        finished_at: String::new(),
+        params,
+        cases: CaseSummary::of(&life.cases, &life.unknown),
+        warnings: warnings(&ingested, &rules, &life.unknown),
+        outputs: Vec::new(),
+        rules,
+        ingest: ingested,
+    };
+    let publication = Publication {
+        as_of,
+        pipeline: &pipeline.name,
+        cases: &life.cases,
+        rules: &manifest.rules.clone(),
+        ingest: &manifest.ingest.clone(),
+        mask_ids: pipeline.publish.mask_ids,
+        followups: &extras.followups,
+        labels: &extras.labels,
+        unknown: &life.unknown,
+    };
+    let destination = Destination { root: out_root, remote: out_store };
+    let published = publish::publish(destination, workspace.lake(), &publication, &mut manifest).await?;
+    times.publish = clock.lap();
+    times.total = clock.total();
+    info!(
+        plan = format!("{:.2}", times.plan),
+        ingest = format!("{:.2}", times.ingest),
+        rules = format!("{:.2}", times.rules),
+        cases = format!("{:.2}", times.cases),
+        publish = format!("{:.2}", times.publish),
+        total = format!("{:.2}", times.total),
+        "run finished (seconds per stage)"
+    );
+    Ok(RunReport { published, stages: times, run: manifest })
+}
+
+/// What the run's manifest warns of: ingest's warnings, rules skipped,
+/// outcomes recorded for cases no run issued.
+fn warnings(ingested: &IngestReport, rules: &[RuleReport], unknown: &[cases::history::Disposition]) -> Vec<Warning> {
+    let mut out: Vec<Warning> = ingested.warnings.iter().cloned().map(Warning::Ingest).collect();
+    out.extend(rules.iter().filter_map(|r| r.reason.clone().map(|reason| Warning::RuleSkipped { rule: r.id.clone(), reason })));
+    for d in unknown {
+        let w = Warning::unknown_disposition(d);
+        warn!("{w}");
+        out.push(w);
+    }
+    out
+}
+
+impl RunReport {
+    pub fn render(&self) -> String {
+        let mut out = super::ingest::render(&self.run.ingest);
+        let _ = writeln!(out, "rules");
+        for r in &self.run.rules {
+            match &r.reason {
+                None => {
+                    let _ = writeln!(out, "  {:<24} {:<7} {:>7} rows {:>8.3}s  {}", r.id, r.severity.name(), r.rows, r.seconds, r.title);
+                }
+                Some(reason) => {
+                    let _ = writeln!(out, "  {:<24} skipped: it {reason}", r.id);
+                }
+            }
+        }
+        let c = &self.run.cases;
+        let status = |s: &str| c.by_status.get(s).copied().unwrap_or(0);
+        let sev = |s: &str| c.new_by_severity.get(s).copied().unwrap_or(0);
+        let _ = writeln!(
+            out,
+            "cases: {} new ({} high, {} medium, {} low, {} info), {} open, {} resolved, {} suppressed · {} to check, {} yuan",
+            status("new"),
+            sev("high"),
+            sev("medium"),
+            sev("low"),
+            sev("info"),
+            status("open"),
+            status("resolved"),
+            status("suppressed"),
+            c.pending,
+            c.pending_amount
+        );
+        for w in &self.run.warnings {
+            if matches!(w, Warning::UnknownDisposition { .. }) {
+                let _ = writeln!(out, "  ! {w}");
+            }
+        }
+        let _ = writeln!(out, "published: {}/ (summary.html, cases.xlsx, by_region/, followup/, outreach/, manifest.json)", self.published.trim_end_matches('/'));
+        let t = &self.stages;
+        let _ = writeln!(
+            out,
+            "time: ingest {:.1}s · rules {:.1}s · cases {:.1}s · publish {:.1}s · total {:.1}s",
+            t.ingest, t.rules, t.cases, t.publish, t.total
+        );
+        out
+    }
+
+    /// Whether new cases at `level` or above exist (outreach leads never count).
+    pub fn has_new_at_least(&self, level: Severity) -> bool {
+        let new = &self.run.cases.new_by_severity;
+        [Severity::High, Severity::Medium, Severity::Low]
+            .into_iter()
+            .filter(|s| *s <= level)
+            .any(|s| new.get(s.name()).copied().unwrap_or(0) > 0)
+    }
+}
