@@ -8,17 +8,17 @@ use std::time::Instant;
 
 use chrono::{Local, NaiveDate};
 use serde::Serialize;
-use tracing::{info, warn};
+use tracing::info;
 
 use fundwatch_core::Error;
 use fundwatch_core::cases;
 use fundwatch_core::config::Pipeline;
 use fundwatch_core::engine::Engine;
-use fundwatch_core::ingest::{self, IngestReport};
+use fundwatch_core::ingest;
 use fundwatch_core::progress::Progress;
-use fundwatch_core::publish::{self, CaseSummary, Destination, Extras, Manifest, Publication, Warning};
+use fundwatch_core::publish::{self, Destination, Extras, Manifest, Warning};
 use fundwatch_core::rules::run::{RulesRun, Spread};
-use fundwatch_core::rules::{self, RuleReport, Severity};
+use fundwatch_core::rules::{self, Severity};
 use fundwatch_core::workspace::Workspace;
 
 /// What `run` is asked to do beyond the pipeline file.
@@ -91,9 +91,7 @@ pub async fn run(file: &Path, options: RunOptions<'_>, progress: &Progress) -> R
     }
     let workspace = Workspace::open(pipeline, &command).await?;
     let _lock = workspace.lock(&command, true)?;
-    let engine = Engine::new(&workspace.pipeline.engine)?;
-    engine.register_stores(workspace.stores());
-    engine.ready().await?;
+    let engine = Engine::open(&workspace).await?;
     let pipeline = &workspace.pipeline;
     times.plan = clock.lap();
 
@@ -102,7 +100,6 @@ pub async fn run(file: &Path, options: RunOptions<'_>, progress: &Progress) -> R
 
     let params = pipeline.params.resolve(as_of);
     let session = engine.lake_session(workspace.lake(), &catalogue, &params, as_of).await?;
-    let (out_root, out_store) = workspace.out();
     let scratch = engine.scratch()?;
     let plan = RulesRun {
         params: &params,
@@ -110,7 +107,7 @@ pub async fn run(file: &Path, options: RunOptions<'_>, progress: &Progress) -> R
         only: options.only,
         scratch: scratch.as_ref().map(|d| d.path()),
         spread: Spread::for_session(&session, engine.on_cluster()),
-        last_seconds: publish::last_rule_seconds(out_root),
+        last_seconds: publish::last_rule_seconds(Destination::of(&workspace).root),
     };
     let outputs = rules::run::run(&session, &catalogue, &plan).await?;
     drop(scratch);
@@ -120,59 +117,27 @@ pub async fn run(file: &Path, options: RunOptions<'_>, progress: &Progress) -> R
     let extras = Extras::read(&session, &catalogue).await?;
     times.cases = clock.lap();
 
-    let rules: Vec<RuleReport> = outputs.into_iter().map(|o| o.report).collect();
-    let mut manifest = Manifest {
-        fundwatch: env!("CARGO_PKG_VERSION"),
-        datafusion: datafusion::DATAFUSION_VERSION,
-        pipeline: file.to_string_lossy().into_owned(),
-        as_of,
-        started_at: started_at.to_rfc3339(),
-        finished_at: String::new(),
-        params,
-        cases: CaseSummary::of(&life.cases, &life.unknown),
-        warnings: warnings(&ingested, &rules, &life.unknown),
-        outputs: Vec::new(),
-        rules,
-        ingest: ingested,
-    };
-    let publication = Publication {
-        as_of,
-        pipeline: &pipeline.name,
-        cases: &life.cases,
-        rules: &manifest.rules.clone(),
-        ingest: &manifest.ingest.clone(),
-        mask_ids: pipeline.publish.mask_ids,
-        followups: &extras.followups,
-        labels: &extras.labels,
-        unknown: &life.unknown,
-    };
-    let destination = Destination { root: out_root, remote: out_store };
-    let published = publish::publish(destination, workspace.lake(), &publication, &mut manifest).await?;
+    let reports = outputs.into_iter().map(|o| o.report).collect();
+    let mut manifest = Manifest::new(file, as_of, started_at, params, ingested, reports, &life);
+    let published = publish::publish(Destination::of(&workspace), workspace.lake(), pipeline, &life, &extras, &mut manifest).await?;
     times.publish = clock.lap();
     times.total = clock.total();
-    info!(
-        plan = format!("{:.2}", times.plan),
-        ingest = format!("{:.2}", times.ingest),
-        rules = format!("{:.2}", times.rules),
-        cases = format!("{:.2}", times.cases),
-        publish = format!("{:.2}", times.publish),
-        total = format!("{:.2}", times.total),
-        "run finished (seconds per stage)"
-    );
+    times.log();
     Ok(RunReport { published, stages: times, run: manifest })
 }
 
-/// What the run's manifest warns of: ingest's warnings, rules skipped,
-/// outcomes recorded for cases no run issued.
-fn warnings(ingested: &IngestReport, rules: &[RuleReport], unknown: &[cases::history::Disposition]) -> Vec<Warning> {
-    let mut out: Vec<Warning> = ingested.warnings.iter().cloned().map(Warning::Ingest).collect();
-    out.extend(rules.iter().filter_map(|r| r.reason.clone().map(|reason| Warning::RuleSkipped { rule: r.id.clone(), reason })));
-    for d in unknown {
-        let w = Warning::unknown_disposition(d);
-        warn!("{w}");
-        out.push(w);
+impl StageTimes {
+    fn log(&self) {
+        info!(
+            plan = format!("{:.2}", self.plan),
+            ingest = format!("{:.2}", self.ingest),
+            rules = format!("{:.2}", self.rules),
+            cases = format!("{:.2}", self.cases),
+            publish = format!("{:.2}", self.publish),
+            total = format!("{:.2}", self.total),
+            "run finished (seconds per stage)"
+        );
     }
-    out
 }
 
 impl RunReport {

@@ -12,4 +12,5 @@ mod ingest;
 mod publish;
 mod rules;
 mod sample;
+mod snapshots;
 mod store;

@@ -20,15 +20,11 @@ fn fundwatch(dir: &Path, args: &[&str]) -> Command {
 /// What varies from run to run: seconds, timestamps, the scratch directory.
 fn settled(dir: &Path, test: impl FnOnce()) {
     let mut settings = insta::Settings::clone_current();
-    settings.add_filter(&regex_escape(&dir.display().to_string()), "[project]");
+    settings.add_filter(&regex::escape(&dir.display().to_string()), "[project]");
     settings.add_filter(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)", "[timestamp]");
     settings.add_filter(r"\b\d+\.\d+s\b", "[seconds]");
     settings.add_filter(r"pid \d+", "pid [pid]");
     settings.bind(test);
-}
-
-fn regex_escape(text: &str) -> String {
-    text.chars().flat_map(|c| if "\\.+*?()|[]{}^$".contains(c) { vec!['\\', c] } else { vec![c] }).collect()
 }
 
 #[test]

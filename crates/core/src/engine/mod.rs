@@ -25,6 +25,7 @@ use tempfile::TempDir;
 use crate::config::{EngineConfig, EngineKind, RunParams};
 use crate::lake::{Lake, LakeError};
 use crate::rules::{Catalogue, RuleError, Views};
+use crate::workspace::Workspace;
 use joins::SpillableJoins;
 
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +98,15 @@ impl Engine {
     /// A default engine: no memory limit, the OS temporary directory, this machine.
     pub fn unlimited() -> Result<Self, EngineError> {
         Engine::new(&EngineConfig { kind: EngineKind::Local, memory_limit: None, spill_dir: None, target_partitions: None, scheduler: None })
+    }
+
+    /// The engine of a workspace's pipeline: its stores readable, and a
+    /// cluster that cannot take the rules known before anything is read.
+    pub async fn open(workspace: &Workspace) -> Result<Self, EngineError> {
+        let engine = Engine::new(&workspace.pipeline.engine)?;
+        engine.register_stores(workspace.stores());
+        engine.ready().await?;
+        Ok(engine)
     }
 
     /// Whether queries run on a cluster: then nothing they read may live

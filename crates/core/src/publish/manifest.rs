@@ -6,13 +6,13 @@ use std::fmt;
 use std::fs;
 use std::path::Path;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, Local, NaiveDate};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::PublishError;
 use crate::cases::history::Disposition;
-use crate::cases::{Case, Status};
+use crate::cases::{Case, Life, Status};
 use crate::config::RunParams;
 use crate::ingest::IngestReport;
 use crate::rules::{RuleReport, Severity};
@@ -36,6 +36,34 @@ pub struct Manifest {
     pub cases: CaseSummary,
     pub outputs: Vec<OutputFile>,
     pub warnings: Vec<Warning>,
+}
+
+impl Manifest {
+    /// What a run did before its files are written (`outputs` and
+    /// `finished_at` are filled in as they are).
+    pub fn new(pipeline: &Path, as_of: NaiveDate, started_at: DateTime<Local>, params: RunParams, ingest: IngestReport, rules: Vec<RuleReport>, life: &Life) -> Self {
+        let mut warnings: Vec<Warning> = ingest.warnings.iter().cloned().map(Warning::Ingest).collect();
+        warnings.extend(rules.iter().filter_map(|r| r.reason.clone().map(|reason| Warning::RuleSkipped { rule: r.id.clone(), reason })));
+        for d in &life.unknown {
+            let w = Warning::unknown_disposition(d);
+            tracing::warn!("{w}");
+            warnings.push(w);
+        }
+        Manifest {
+            fundwatch: env!("CARGO_PKG_VERSION"),
+            datafusion: datafusion::DATAFUSION_VERSION,
+            pipeline: pipeline.to_string_lossy().into_owned(),
+            as_of,
+            started_at: started_at.to_rfc3339(),
+            finished_at: String::new(),
+            params,
+            cases: CaseSummary::of(&life.cases, &life.unknown),
+            warnings,
+            outputs: Vec::new(),
+            rules,
+            ingest,
+        }
+    }
 }
 
 /// A file of the publication with its hash.

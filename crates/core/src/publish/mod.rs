@@ -30,11 +30,13 @@ use serde::Deserialize;
 use tracing::{info, warn};
 
 use crate::cases::history::Disposition;
-use crate::cases::{Case, Status};
+use crate::cases::{Case, Life, Status};
+use crate::config::Pipeline;
 use crate::ingest::IngestReport;
 use crate::lake::{Lake, LakeError};
 use crate::rules::{Catalogue, Labels, RuleReport, Severity};
 use crate::store::{Remote, StoreError};
+use crate::workspace::Workspace;
 use followup::FollowupRow;
 
 #[derive(Debug, thiserror::Error)]
@@ -114,6 +116,23 @@ pub struct Publication<'a> {
     pub unknown: &'a [Disposition],
 }
 
+impl<'a> Publication<'a> {
+    /// The publication of a run: its cases, and what the manifest says of it.
+    pub fn new(pipeline: &'a Pipeline, manifest: &'a Manifest, life: &'a Life, extras: &'a Extras) -> Self {
+        Publication {
+            as_of: manifest.as_of,
+            pipeline: &pipeline.name,
+            cases: &life.cases,
+            rules: &manifest.rules,
+            ingest: &manifest.ingest,
+            mask_ids: pipeline.publish.mask_ids,
+            followups: &extras.followups,
+            labels: &extras.labels,
+            unknown: &life.unknown,
+        }
+    }
+}
+
 /// What a publication takes from the lake besides the cases: the phone
 /// follow-up sample and the programs' names.
 pub struct Extras {
@@ -155,29 +174,46 @@ pub struct Destination<'a> {
     pub remote: Option<&'a Remote>,
 }
 
-/// Writes the whole publication, commits the run's cases as the lake's
-/// history for `as_of`, then switches the pointers to the publication.
+impl<'a> Destination<'a> {
+    pub fn of(workspace: &'a Workspace) -> Self {
+        let (root, remote) = workspace.out();
+        Destination { root, remote }
+    }
+}
+
+/// The publish stage: writes the whole publication of a run (its cases,
+/// the lake's extras, the manifest), commits the cases as the lake's history
+/// for the as-of date, then switches the pointers to the publication.
 /// Returns where it was published (a directory, or the URL of its prefix).
-pub async fn publish(to: Destination<'_>, lake: &Lake, publication: &Publication<'_>, manifest: &mut Manifest) -> Result<String, PublishError> {
-    let dir = pointer::new_dir(to.root, publication.as_of)?;
-    write_files(&dir, publication, manifest)?;
+pub async fn publish(
+    to: Destination<'_>,
+    lake: &Lake,
+    pipeline: &Pipeline,
+    life: &Life,
+    extras: &Extras,
+    manifest: &mut Manifest,
+) -> Result<String, PublishError> {
+    let as_of = manifest.as_of;
+    let dir = pointer::new_dir(to.root, as_of)?;
+    write_files(&dir, &Publication::new(pipeline, manifest, life, extras))?;
+    write_manifest(&dir, manifest)?;
     crate::failpoint::hit("publish.before_swap").map_err(|m| PublishError::file(&dir, m))?;
     // The run's cases become the history the next run compares with; on
     // an object store it goes up before the pointers move, as it is
     // committed before the links switch on a disk.
     let bytes = fs::read(dir.join(files::CASES_PARQUET)).map_err(|e| PublishError::file(&dir, e))?;
-    write_atomic(&lake.history_path(publication.as_of), &bytes)?;
-    pointer::switch_disk(to.root, publication.as_of, &dir)?;
-    lake.push_history(publication.as_of).await?;
-    let local = pointer::run_dir(to.root, publication.as_of);
+    write_atomic(&lake.history_path(as_of), &bytes)?;
+    pointer::switch_disk(to.root, as_of, &dir)?;
+    lake.push_history(as_of).await?;
+    let local = pointer::run_dir(to.root, as_of);
     match to.remote {
-        Some(remote) => pointer::upload(remote, &local, publication.as_of).await,
+        Some(remote) => pointer::upload(remote, &local, as_of).await,
         None => Ok(local.display().to_string()),
     }
 }
 
-/// Every file of the publication, and the manifest that lists them.
-fn write_files(dir: &Path, run: &Publication<'_>, manifest: &mut Manifest) -> Result<(), PublishError> {
+/// Every file of the publication but the manifest.
+fn write_files(dir: &Path, run: &Publication<'_>) -> Result<(), PublishError> {
     files::cases_parquet(&dir.join(files::CASES_PARQUET), run.cases)?;
     files::cases_csv(&dir.join("cases.csv"), run.cases, run.mask_ids)?;
     xlsx::cases_workbook(&dir.join("cases.xlsx"), run)?;
@@ -186,7 +222,11 @@ fn write_files(dir: &Path, run: &Publication<'_>, manifest: &mut Manifest) -> Re
     let outreach_lists = outreach::workbooks(&dir.join("outreach"), run)?;
     html::summary(&dir.join("summary.html"), run, run.unknown)?;
     info!(counties = by_county, followup_lists, outreach_lists, "supervision workbooks written");
+    Ok(())
+}
 
+/// The manifest, listing every file written with its hash.
+fn write_manifest(dir: &Path, manifest: &mut Manifest) -> Result<(), PublishError> {
     manifest.outputs = manifest::hash_files(dir)?;
     manifest.finished_at = Local::now().to_rfc3339();
     let json = serde_json::to_vec_pretty(manifest).map_err(|e| PublishError::file(dir, e))?;
@@ -208,9 +248,4 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PublishError> {
 /// Severity names in the order files list them.
 pub fn severity_order() -> [Severity; 4] {
     [Severity::High, Severity::Medium, Severity::Low, Severity::Info]
-}
-
-/// Whether a case is new (`Status::New`) at `level` or above; outreach leads never count.
-pub fn new_at_least(case: &Case, level: Severity) -> bool {
-    case.status == Status::New && case.severity != Severity::Info && case.severity <= level
 }
