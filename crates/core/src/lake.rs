@@ -142,7 +142,7 @@ impl Lake {
     }
 
     /// The lake of a pipeline for reading only (analyst SQL, the cluster's
-    /// processes): on an object store it is read in place, nothing staged.
+    /// processes): on an object store it is read in place, nothing downloaded.
     pub async fn for_reading(pipeline: &Pipeline) -> Result<Self, LakeError> {
         match &pipeline.lake {
             Location::Local(p) => Ok(Lake::new(p.clone())),

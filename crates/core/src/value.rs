@@ -1,9 +1,11 @@
 //! Text → canonical values (SPEC §3): full-width folding, trimming, ID
 //! numbers, dates, months, money, booleans.
 //!
-//! Pure functions on single values, no Arrow and no I/O; `convert` applies
-//! them column by column. Money is parsed digit by digit into cents — a
-//! float never touches an amount.
+//! The crate's value parsing: pure functions on single values, no Arrow and
+//! no I/O. Ingest applies them column by column (`ingest::convert`); the
+//! pipeline file, parameters, SQL helpers and the publication read their
+//! dates, months and money through them too. Money is parsed digit by digit
+//! into cents — a float never touches an amount.
 
 use std::borrow::Cow;
 

@@ -44,8 +44,8 @@ pub fn resolve(pipeline: &Pipeline, source: &Source) -> Result<Vec<Input>, Inges
     let pattern = match &source.location {
         Location::Local(p) => p.clone(),
         Location::Url(url) => {
-            // Remote extracts are downloaded first (`stage`); ingest reads files.
-            return Err(no_input(format!("{url}: an object store location must be staged before it is read")));
+            // Remote extracts are downloaded into the workspace first; ingest reads files.
+            return Err(no_input(format!("{url}: an object store location must be opened through the workspace before it is read")));
         }
     };
     let text = pattern.to_string_lossy();

@@ -1,6 +1,6 @@
 //! One input file → one sorted lake part and its quarantine.
 //!
-//! Three stages run at once: a reader thread parses the extract into raw
+//! Three steps run at once: a reader thread parses the extract into raw
 //! blocks; a converter types them, writing rejects to the quarantine and
 //! sending good rows on; DataFusion sorts the stream (spilling to disk under
 //! a memory limit) and the sorted batches are written as Parquet. Nothing

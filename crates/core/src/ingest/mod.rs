@@ -63,7 +63,7 @@ pub enum IngestError {
     References(#[source] DataFusionError),
     #[error("{0}")]
     Internal(String),
-    /// A stage stopped because the stage after it failed; never shown alone.
+    /// A step of the load stopped because the step after it failed; never shown alone.
     #[error("stopped")]
     Cancelled,
 }
@@ -258,7 +258,7 @@ async fn load_all(pipeline: &Pipeline, lake: &Lake, as_of: NaiveDate, engine: &E
     let mut keep: BTreeSet<PathBuf> = BTreeSet::new();
     for (source, inputs) in plan {
         let mut files = Vec::new();
-        let mut staged = Vec::new();
+        let mut pending = Vec::new();
         for input in &inputs {
             let sha256 = inputs::sha256_file(input)?;
             let key = inputs::part_key(source, as_of, &sha256);
@@ -306,7 +306,7 @@ async fn load_all(pipeline: &Pipeline, lake: &Lake, as_of: NaiveDate, engine: &E
                         age_days: age,
                         seconds: loaded.seconds,
                     };
-                    staged.push((loaded.data, loaded.quarantine));
+                    pending.push((loaded.data, loaded.quarantine));
                     report
                 }
             };
@@ -317,7 +317,7 @@ async fn load_all(pipeline: &Pipeline, lake: &Lake, as_of: NaiveDate, engine: &E
 
         let report = SourceReport::new(source, files);
         let over = report.rows_read > 0 && report.quarantine_share > source.quarantine_threshold;
-        for (data, quarantine) in staged {
+        for (data, quarantine) in pending {
             // Rejected rows are kept even when the source fails: they are how the operator finds out why.
             if let Some(q) = quarantine {
                 let path = q.path.clone();

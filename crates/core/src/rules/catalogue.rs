@@ -95,7 +95,7 @@ pub struct Rule {
     pub catalogue: String,
     pub optional: Vec<String>,
     pub requires: Vec<String>,
-    /// CTEs computed once, before the rest of the query (see `stages`).
+    /// CTEs computed once, before the rest of the query (see `materialize`).
     pub materialize: Vec<String>,
     pub sql: String,
     pub file: PathBuf,

@@ -62,8 +62,8 @@ pub enum Spread {
 
 impl Spread {
     /// Side by side on this machine, one more rule than there are cores: a
-    /// rule waits now and then (a view another rule is computing, its stage
-    /// files), and the extra one keeps the cores busy meanwhile. Wide under a
+    /// rule waits now and then (a view another rule is computing, its
+    /// materialized CTEs' files), and the extra one keeps the cores busy meanwhile. Wide under a
     /// memory budget (one at a time) or on a cluster.
     pub fn for_session(ctx: &SessionContext, on_cluster: bool) -> Spread {
         let budgeted = matches!(ctx.runtime_env().memory_pool.memory_limit(), MemoryLimit::Finite(_));
