@@ -134,12 +134,12 @@ def demo_data(fundwatch: Path, target: int, per_household: float, data_root: Pat
 
 
 # ---------------------------------------------------------------------------
-# The canonical tables, read from src/tables.rs so there is one definition.
+# The canonical tables, read from crates/core/src/tables.rs so there is one definition.
 # ---------------------------------------------------------------------------
 
 
 def canonical_tables() -> dict:
-    text = (ROOT / "src" / "tables.rs").read_text()
+    text = (ROOT / "crates" / "core" / "src" / "tables.rs").read_text()
     tables = {}
     for block in re.split(r"\n    Table \{", text)[1:]:
         name = re.search(r'name: "(\w+)"', block).group(1)
@@ -158,7 +158,7 @@ PROVINCES = "'11','12','13','14','15','21','22','23','31','32','33','34','35','3
 
 
 def helper_macros(as_of: str) -> list[str]:
-    """fundwatch's SQL helpers (src/sql/udf.rs) as DuckDB macros."""
+    """fundwatch's SQL helpers (crates/core/src/sql/udf.rs) as DuckDB macros."""
     ym = "(CAST(substr(CAST({x} AS VARCHAR), 1, 4) AS INTEGER) * 12 + CAST(substr(CAST({x} AS VARCHAR), 6, 2) AS INTEGER))"
     first = "CAST(strptime(substr(CAST({x} AS VARCHAR), 1, 7) || '-01', '%Y-%m-%d') AS DATE)"
     return [
@@ -556,7 +556,7 @@ def main() -> None:
             w = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
             w.writeheader()
             w.writerows(keep + rows)
-        print(f"\nwritten: {out.relative_to(ROOT)}")
+        print(f"\nwritten: {out}")
         return
     py = duckdb_python()
     all_rows = []
@@ -570,7 +570,7 @@ def main() -> None:
         w.writeheader()
         w.writerows(all_rows)
     plot(all_rows, args.results / "time.svg")
-    print(f"\nwritten: {(args.results / 'results.csv').relative_to(ROOT)}, {(args.results / 'time.svg').relative_to(ROOT)}")
+    print(f"\nwritten: {args.results / 'results.csv'}, {args.results / 'time.svg'}")
 
 
 if __name__ == "__main__":

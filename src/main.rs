@@ -1,6 +1,6 @@
 //! The `fundwatch` binary: parses the command line, calls one function per
 //! subcommand (`commands/`), prints its report, and maps errors to exit
-//! codes (0 ok, 1 run failed, 2 bad usage or config, 3 `--fail-on`).
+//! codes (0 published, 1 failed, 2 bad usage or config, 3 `--fail-on`, 4 held).
 
 mod commands;
 
@@ -30,7 +30,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// flagged cases for supervision teams.
 #[derive(Parser)]
 #[command(name = "fundwatch", version, propagate_version = true)]
-#[command(after_help = "Exit codes: 0 success · 1 run failed (nothing published) · 2 bad usage or pipeline file · 3 new cases at --fail-on severity")]
+#[command(after_help = "Exit codes: 0 published · 1 failed, nothing published · 2 bad usage or pipeline file · 3 published with new cases at --fail-on severity · 4 held by a gate, nothing published (--accept to override)")]
 struct Cli {
     #[command(flatten)]
     output: Output,
@@ -66,11 +66,17 @@ enum Command {
         /// Exit 3 when new cases of this severity or higher exist (for schedulers that alert).
         #[arg(long, value_name = "SEVERITY", value_parser = ["high", "medium", "low"])]
         fail_on: Option<String>,
+        /// Let these sources or rules through the gates that held the night (see "When a night goes wrong" in the README).
+        #[arg(long, value_name = "SOURCE|RULE", num_args = 1..)]
+        accept: Vec<String>,
     },
     /// Read every source's extracts into the Parquet lake; rejected rows go to the quarantine.
     Ingest {
         /// The pipeline file.
         pipeline: PathBuf,
+        /// Let these sources through the source gates.
+        #[arg(long, value_name = "SOURCE", num_args = 1..)]
+        accept: Vec<String>,
         /// The as-of date of the lake dataset to write (default: as for `run`).
         #[arg(long, value_name = "DATE", value_parser = date)]
         as_of: Option<NaiveDate>,
@@ -242,24 +248,34 @@ enum Outcome {
     Failed,
     /// Succeeded, but found what `--fail-on` asked to be told about: exit 3.
     Alert,
+    /// A gate held the night: nothing published, exit 4.
+    Held,
 }
 
 async fn dispatch(cli: Cli, progress: Progress) -> Result<Outcome, fundwatch_core::Error> {
     let json = cli.output.json;
     match cli.command {
-        Command::Run { pipeline, as_of, only, fail_on } => {
-            let options = commands::run::RunOptions { as_of, only: &only };
+        Command::Run { pipeline, as_of, only, fail_on, accept } => {
+            let options = commands::run::RunOptions { as_of, only: &only, accept: &accept };
             let report = commands::run::run(&pipeline, options, &progress).await?;
             print(json, &report, commands::run::RunReport::render);
+            if report.held() {
+                eprintln!("held by a gate: nothing published (exit 4)");
+                return Ok(Outcome::Held);
+            }
             let level = fail_on.as_deref().and_then(fundwatch_core::rules::Severity::parse);
             if level.is_some_and(|l| report.has_new_at_least(l)) {
                 eprintln!("new cases at or above --fail-on {}: exit 3", fail_on.unwrap_or_default());
                 return Ok(Outcome::Alert);
             }
         }
-        Command::Ingest { pipeline, as_of } => {
-            let report = commands::ingest::ingest(&pipeline, as_of, &progress).await?;
+        Command::Ingest { pipeline, as_of, accept } => {
+            let report = commands::ingest::ingest(&pipeline, as_of, &accept, &progress).await?;
             print(json, &report, commands::ingest::render);
+            if !report.held().is_empty() {
+                eprintln!("held by the source gates (exit 4)");
+                return Ok(Outcome::Held);
+            }
         }
         Command::Check { pipeline } => {
             let report = commands::check::check(&pipeline).await?;
@@ -322,6 +338,7 @@ fn main() -> ExitCode {
         Ok(Outcome::Done) => ExitCode::SUCCESS,
         Ok(Outcome::Failed) => ExitCode::from(1),
         Ok(Outcome::Alert) => ExitCode::from(3),
+        Ok(Outcome::Held) => ExitCode::from(4),
         Err(e) => {
             let code = e.exit_code();
             if json {

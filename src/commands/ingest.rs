@@ -3,6 +3,8 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use std::collections::BTreeSet;
+
 use chrono::NaiveDate;
 
 use fundwatch_core::Error;
@@ -10,21 +12,53 @@ use fundwatch_core::config::Pipeline;
 use fundwatch_core::engine::Engine;
 use fundwatch_core::ingest::{self, FileStatus, IngestReport};
 use fundwatch_core::progress::Progress;
+use fundwatch_core::rules::Catalogue;
 use fundwatch_core::workspace::Workspace;
 
-pub async fn ingest(file: &Path, as_of: Option<NaiveDate>, progress: &Progress) -> Result<IngestReport, Error> {
+pub async fn ingest(file: &Path, as_of: Option<NaiveDate>, accept: &[String], progress: &Progress) -> Result<IngestReport, Error> {
     let pipeline = Pipeline::load(file)?;
     let as_of = pipeline.as_of(as_of);
+    let accepted = accepted(&pipeline, None, accept)?;
     let command = format!("fundwatch ingest {}", file.display());
     let workspace = Workspace::open(pipeline, &command).await?;
     let _lock = workspace.lock(&command, false)?;
     let engine = Engine::new(&workspace.pipeline.engine)?;
     engine.register_stores(workspace.stores());
-    Ok(ingest::run(&workspace, as_of, &engine, progress).await?)
+    Ok(ingest::run(&workspace, as_of, &engine, progress, &accepted).await?)
+}
+
+/// What `--accept` names, checked: each a source of the pipeline or (for
+/// `run`) a rule of the catalogue.
+pub fn accepted(pipeline: &Pipeline, catalogue: Option<&Catalogue>, accept: &[String]) -> Result<BTreeSet<String>, Error> {
+    let unknown: Vec<&str> = accept
+        .iter()
+        .map(String::as_str)
+        .filter(|name| pipeline.source(name).is_none() && catalogue.is_none_or(|c| c.rule(name).is_none()))
+        .collect();
+    if !unknown.is_empty() {
+        let what = if catalogue.is_some() { "a source of the pipeline nor a rule" } else { "a source of the pipeline" };
+        return Err(Error::Usage(format!("--accept {}: neither {what}", unknown.join(", "))));
+    }
+    Ok(accept.iter().cloned().collect())
+}
+
+/// What `fundwatch ingest` prints: the sources, and what held the night.
+pub fn render(report: &IngestReport) -> String {
+    let mut out = render_sources(report);
+    let held = report.held();
+    if !held.is_empty() {
+        let _ = writeln!(out, "HELD by the source gates (a run would publish nothing):");
+        for g in &held {
+            let _ = writeln!(out, "  - {g}");
+        }
+        let names: Vec<&str> = held.iter().map(|g| g.source.as_str()).collect();
+        let _ = writeln!(out, "  if the change is real, run again with --accept {}", names.join(" "));
+    }
+    out
 }
 
 /// The ingest summary an operator reads: one line per source.
-pub fn render(report: &IngestReport) -> String {
+pub fn render_sources(report: &IngestReport) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "ingest as of {} into {}", report.as_of, report.lake);
     let _ = writeln!(

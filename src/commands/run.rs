@@ -6,17 +6,19 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Instant;
 
+use std::collections::BTreeSet;
+
 use chrono::{Local, NaiveDate};
 use serde::Serialize;
-use tracing::info;
+use tracing::{info, warn};
 
 use fundwatch_core::Error;
-use fundwatch_core::cases;
+use fundwatch_core::cases::{self, Life};
 use fundwatch_core::config::Pipeline;
 use fundwatch_core::engine::Engine;
 use fundwatch_core::ingest;
 use fundwatch_core::progress::Progress;
-use fundwatch_core::publish::{self, Destination, Extras, Manifest, Warning};
+use fundwatch_core::publish::{self, Destination, Extras, Manifest, Warning, gate};
 use fundwatch_core::rules::run::{RulesRun, Spread};
 use fundwatch_core::rules::{self, Severity};
 use fundwatch_core::workspace::Workspace;
@@ -26,13 +28,19 @@ pub struct RunOptions<'a> {
     pub as_of: Option<NaiveDate>,
     /// Only these rules; the others' cases are carried over.
     pub only: &'a [String],
+    /// Sources and rules to let through the gates.
+    pub accept: &'a [String],
 }
 
 #[derive(Serialize)]
 pub struct RunReport {
     /// Where the run was published: the directory `out/<as_of>`, or the
-    /// run's prefix on an object store.
-    pub published: String,
+    /// run's prefix on an object store. None when the night was held.
+    pub published: Option<String>,
+    /// Where the manifest of a held night was written.
+    pub held_manifest: Option<String>,
+    /// The sources and rules that held it: what `--accept` would name.
+    pub held_by: Vec<String>,
     /// Wall time of each stage, in seconds.
     pub stages: StageTimes,
     #[serde(flatten)]
@@ -89,16 +97,22 @@ pub async fn run(file: &Path, options: RunOptions<'_>, progress: &Progress) -> R
     if !unknown.is_empty() {
         return Err(Error::Usage(format!("--only {}: no such rule (see `fundwatch rules list`)", unknown.join(", "))));
     }
+    let accepted = super::ingest::accepted(&pipeline, Some(&catalogue), options.accept)?;
     let workspace = Workspace::open(pipeline, &command).await?;
     let _lock = workspace.lock(&command, true)?;
     let engine = Engine::open(&workspace).await?;
     let pipeline = &workspace.pipeline;
+    let params = pipeline.params.resolve(as_of);
     times.plan = clock.lap();
 
-    let ingested = ingest::run(&workspace, as_of, &engine, progress).await?;
+    let ingested = ingest::run(&workspace, as_of, &engine, progress, &accepted).await?;
     times.ingest = clock.lap();
+    if !ingested.held().is_empty() {
+        let held = ingested.held().iter().map(|g| (g.source.clone(), g.to_string())).collect();
+        let manifest = Manifest::new(file, as_of, started_at, params, ingested, Vec::new(), &Life::default());
+        return hold(&workspace, manifest, held, &accepted, times, clock).await;
+    }
 
-    let params = pipeline.params.resolve(as_of);
     let session = engine.lake_session(workspace.lake(), &catalogue, &params, as_of).await?;
     let scratch = engine.scratch()?;
     let plan = RulesRun {
@@ -108,22 +122,51 @@ pub async fn run(file: &Path, options: RunOptions<'_>, progress: &Progress) -> R
         scratch: scratch.as_ref().map(|d| d.path()),
         spread: Spread::for_session(&session, engine.on_cluster()),
         last_seconds: publish::last_rule_seconds(Destination::of(&workspace).root),
+        collect: engine.collector()?,
     };
     let outputs = rules::run::run(&session, &catalogue, &plan).await?;
     drop(scratch);
     times.rules = clock.lap();
 
-    let life = cases::life(&session, workspace.lake(), &outputs, as_of).await?;
+    let previous = publish::committed_history(&Destination::of(&workspace), workspace.lake(), as_of).await?;
+    let life = cases::life(&session, previous.map(|(_, cases)| cases), &outputs, as_of).await?;
     let extras = Extras::read(&session, &catalogue).await?;
     times.cases = clock.lap();
 
     let reports = outputs.into_iter().map(|o| o.report).collect();
     let mut manifest = Manifest::new(file, as_of, started_at, params, ingested, reports, &life);
+    manifest.publish_gate = gate::jumps(&life.cases, life.previous_firing.as_ref(), &pipeline.publish, &accepted);
+    let jumped: Vec<(String, String)> = manifest.publish_gate.iter().filter(|j| !j.accepted).map(|j| (j.rule.clone(), j.to_string())).collect();
+    if !jumped.is_empty() {
+        return hold(&workspace, manifest, jumped, &accepted, times, clock).await;
+    }
+    manifest.accepted = accepted.into_iter().collect();
     let published = publish::publish(Destination::of(&workspace), workspace.lake(), pipeline, &life, &extras, &mut manifest).await?;
     times.publish = clock.lap();
     times.total = clock.total();
     times.log();
-    Ok(RunReport { published, stages: times, run: manifest })
+    Ok(RunReport { published: Some(published), held_manifest: None, held_by: Vec::new(), stages: times, run: manifest })
+}
+
+/// A night the gates held: its manifest is kept beside the publications,
+/// and nothing else changes.
+async fn hold(
+    workspace: &Workspace,
+    mut manifest: Manifest,
+    held: Vec<(String, String)>,
+    accepted: &BTreeSet<String>,
+    mut times: StageTimes,
+    clock: Clock,
+) -> Result<RunReport, Error> {
+    for (_, why) in &held {
+        warn!("held: {why}");
+    }
+    let (held_by, reasons): (Vec<String>, Vec<String>) = held.into_iter().unzip();
+    manifest.held = reasons;
+    manifest.accepted = accepted.iter().cloned().collect();
+    let at = publish::hold(Destination::of(workspace), &mut manifest).await?;
+    times.total = clock.total();
+    Ok(RunReport { published: None, held_manifest: Some(at), held_by, stages: times, run: manifest })
 }
 
 impl StageTimes {
@@ -142,7 +185,7 @@ impl StageTimes {
 
 impl RunReport {
     pub fn render(&self) -> String {
-        let mut out = super::ingest::render(&self.run.ingest);
+        let mut out = super::ingest::render_sources(&self.run.ingest);
         let _ = writeln!(out, "rules");
         for r in &self.run.rules {
             match &r.reason {
@@ -176,7 +219,19 @@ impl RunReport {
                 let _ = writeln!(out, "  ! {w}");
             }
         }
-        let _ = writeln!(out, "published: {}/ (summary.html, cases.xlsx, by_region/, followup/, outreach/, manifest.json)", self.published.trim_end_matches('/'));
+        if let Some(published) = &self.published {
+            let _ = writeln!(out, "published: {}/ (summary.html, cases.xlsx, by_region/, followup/, outreach/, manifest.json)", published.trim_end_matches('/'));
+        }
+        if !self.run.held.is_empty() {
+            let _ = writeln!(out, "HELD — nothing was published; the last publication and the history are as they were:");
+            for h in &self.run.held {
+                let _ = writeln!(out, "  - {h}");
+            }
+            let _ = writeln!(out, "  if the change is real, run again with --accept {}", self.held_by.join(" "));
+            if let Some(at) = &self.held_manifest {
+                let _ = writeln!(out, "  this night's manifest: {at}");
+            }
+        }
         let t = &self.stages;
         let _ = writeln!(
             out,
@@ -184,6 +239,11 @@ impl RunReport {
             t.ingest, t.rules, t.cases, t.publish, t.total
         );
         out
+    }
+
+    /// Whether a gate held the night (exit 4).
+    pub fn held(&self) -> bool {
+        !self.run.held.is_empty()
     }
 
     /// Whether new cases at `level` or above exist (outreach leads never count).

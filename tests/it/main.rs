@@ -7,6 +7,7 @@ mod cli;
 #[cfg(feature = "cluster")]
 mod cluster;
 mod common;
+mod faults;
 mod field;
 mod ingest;
 mod publish;

@@ -52,7 +52,7 @@ pub enum Error {
     #[error("{0}")]
     Query(#[source] datafusion::error::DataFusionError),
     /// Analyst SQL that failed while it ran.
-    #[error("the query failed: {0}")]
+    #[error("the query failed: {}", crate::sql::explain(.0))]
     QueryRun(#[source] datafusion::error::DataFusionError),
     /// Where a command writes its rows (a file, stdout).
     #[error("{target}: {source}")]

@@ -58,8 +58,14 @@ pub const QUARANTINE: &str = "quarantine";
 
 /// The case history's directory beside the tables.
 const HISTORY: &str = "history";
+/// Each night's source gate figures and verdicts (see `ingest::gate`).
+const GATES: &str = "gates";
+const GATE_FILE: &str = "sources.json";
+/// How many earlier nights of gate files a lake on a store brings down.
+const GATE_NIGHTS: usize = 31;
 /// A history snapshot's file in its dated directory.
 const HISTORY_FILE: &str = "cases.parquet";
+const HISTORY_PUBLICATION: &str = "publication";
 
 #[derive(Debug, thiserror::Error)]
 pub enum LakeError {
@@ -208,15 +214,42 @@ impl Lake {
         list_parquet(&self.table_dir(table, as_of))
     }
 
+    /// Where the source gate's judgements of `as_of` are kept.
+    pub fn gate_path(&self, as_of: NaiveDate) -> PathBuf {
+        self.root.join(GATES).join(format!("as_of={as_of}")).join(GATE_FILE)
+    }
+
+    /// The gate files of the nights before `as_of`, newest first.
+    pub fn earlier_gate_files(&self, as_of: NaiveDate) -> Vec<(NaiveDate, PathBuf)> {
+        let Ok(entries) = fs::read_dir(self.root.join(GATES)) else { return Vec::new() };
+        let mut files: Vec<(NaiveDate, PathBuf)> = entries
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let date = name.strip_prefix("as_of=").and_then(value::parse_date)?;
+                let path = e.path().join(GATE_FILE);
+                (date < as_of && path.is_file()).then_some((date, path))
+            })
+            .collect();
+        files.sort_by_key(|f| std::cmp::Reverse(f.0));
+        files
+    }
+
     /// Where the cases published for `as_of` are kept (in the local directory).
     pub fn history_path(&self, as_of: NaiveDate) -> PathBuf {
         self.root.join(HISTORY).join(format!("as_of={as_of}")).join(HISTORY_FILE)
     }
 
-    /// The history snapshot of the newest as-of date before `as_of`, if any.
-    pub fn previous_history(&self, as_of: NaiveDate) -> Option<(NaiveDate, PathBuf)> {
-        let entries = fs::read_dir(self.root.join(HISTORY)).ok()?;
-        entries
+    /// Beside a history snapshot: the name of the publication it was written
+    /// for. The snapshot is history only while that publication is current.
+    pub fn history_publication_path(&self, as_of: NaiveDate) -> PathBuf {
+        self.root.join(HISTORY).join(format!("as_of={as_of}")).join(HISTORY_PUBLICATION)
+    }
+
+    /// The history snapshots of the as-of dates before `as_of`, newest first.
+    pub fn earlier_histories(&self, as_of: NaiveDate) -> Vec<(NaiveDate, PathBuf)> {
+        let Ok(entries) = fs::read_dir(self.root.join(HISTORY)) else { return Vec::new() };
+        let mut found: Vec<(NaiveDate, PathBuf)> = entries
             .flatten()
             .filter_map(|e| {
                 let name = e.file_name().to_string_lossy().into_owned();
@@ -224,7 +257,9 @@ impl Lake {
                 let path = e.path().join(HISTORY_FILE);
                 (date < as_of && path.is_file()).then_some((date, path))
             })
-            .max_by_key(|(d, _)| *d)
+            .collect();
+        found.sort_by_key(|f| std::cmp::Reverse(f.0));
+        found
     }
 
     /// Registers every canonical table of the `as_of` dataset, and the
@@ -267,18 +302,25 @@ impl Lake {
                 }
             }
         }
-        let previous = remote
-            .dirs(HISTORY)
-            .await?
-            .into_iter()
-            .filter_map(|d| d.strip_prefix("as_of=").and_then(value::parse_date))
-            .filter(|d| *d < as_of)
-            .max();
-        if let Some(d) = previous {
+        // The newest two: if the newest was written by a run that died
+        // before publishing, the one before it is the history.
+        let mut previous: Vec<NaiveDate> =
+            remote.dirs(HISTORY).await?.into_iter().filter_map(|d| d.strip_prefix("as_of=").and_then(value::parse_date)).filter(|d| *d < as_of).collect();
+        previous.sort_by(|a, b| b.cmp(a));
+        for d in previous.into_iter().take(2) {
             for (sub, _) in remote.list(&format!("{HISTORY}/as_of={d}")).await? {
-                if sub.ends_with(&format!("/{HISTORY_FILE}")) {
+                if sub.ends_with(&format!("/{HISTORY_FILE}")) || sub.ends_with(&format!("/{HISTORY_PUBLICATION}")) {
                     remote.download(&sub, &self.root.join(&sub)).await?;
                 }
+            }
+        }
+        let mut gates: Vec<NaiveDate> =
+            remote.dirs(GATES).await?.into_iter().filter_map(|d| d.strip_prefix("as_of=").and_then(value::parse_date)).filter(|d| *d < as_of).collect();
+        gates.sort_by(|a, b| b.cmp(a));
+        for d in gates.into_iter().take(GATE_NIGHTS) {
+            let rel = format!("{GATES}/as_of={d}/{GATE_FILE}");
+            if remote.get(&rel).await?.is_some() {
+                remote.download(&rel, &self.root.join(&rel)).await?;
             }
         }
         Ok(())
@@ -307,6 +349,12 @@ impl Lake {
                 deleted += 1;
             }
         }
+        let gate = self.gate_path(as_of);
+        if let Ok(rel) = gate.strip_prefix(&self.root)
+            && gate.is_file()
+        {
+            remote.upload(&gate, &rel.to_string_lossy().replace('\\', "/")).await?;
+        }
         info!(lake = %remote.url(), uploaded, deleted, "lake parts synchronised");
         Ok(())
     }
@@ -315,9 +363,10 @@ impl Lake {
     /// disk has it in place already).
     pub async fn push_history(&self, as_of: NaiveDate) -> Result<(), LakeError> {
         let Some(remote) = &self.remote else { return Ok(()) };
-        let path = self.history_path(as_of);
-        if let Ok(rel) = path.strip_prefix(&self.root) {
-            remote.upload(&path, &rel.to_string_lossy().replace('\\', "/")).await?;
+        for path in [self.history_publication_path(as_of), self.history_path(as_of)] {
+            if let Ok(rel) = path.strip_prefix(&self.root) {
+                remote.upload(&path, &rel.to_string_lossy().replace('\\', "/")).await?;
+            }
         }
         Ok(())
     }

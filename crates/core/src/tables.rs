@@ -65,11 +65,26 @@ impl Kind {
     }
 }
 
+/// How far past the run's as-of date a value of a column may lie. A date of
+/// something that happened (paid, died, approved) cannot be in the future: a
+/// value there is a typo or a broken export, and is quarantined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Horizon {
+    /// Any date: planned ends, standards announced ahead, allocations made ahead.
+    Any,
+    /// Not after the as-of date (a date), or its month (a month).
+    AsOf,
+    /// Not after the month after the as-of month: a record approved this
+    /// month starts paying next month.
+    NextMonth,
+}
+
 #[derive(Debug)]
 pub struct Column {
     pub name: &'static str,
     pub kind: Kind,
     pub required: bool,
+    pub horizon: Horizon,
 }
 
 #[derive(Debug)]
@@ -81,6 +96,15 @@ pub struct Table {
     /// Lake sort order: the keys rules join and filter on. `source_file`,
     /// `source_row` follow, so the order is total and the Parquet deterministic.
     pub sort_by: &'static [&'static str],
+    /// The month or date column whose months an extract of the table covers,
+    /// for the source gate: a month lost from inside that span, or the newest
+    /// month gone, holds the night. None for tables whose extracts are
+    /// snapshots (a registry as of a date) rather than a run of months.
+    pub coverage: Option<&'static str>,
+    /// What supervision teams send back (dispositions, follow-ups): a list
+    /// may be short or missing any night, so the source gate leaves it be
+    /// unless its source sets `max_drop` or `required`.
+    pub feedback: bool,
 }
 
 impl Table {
@@ -113,11 +137,23 @@ impl Table {
 }
 
 const fn req(name: &'static str, kind: Kind) -> Column {
-    Column { name, kind, required: true }
+    Column { name, kind, required: true, horizon: Horizon::Any }
 }
 
 const fn opt(name: &'static str, kind: Kind) -> Column {
-    Column { name, kind, required: false }
+    Column { name, kind, required: false, horizon: Horizon::Any }
+}
+
+impl Column {
+    /// A column of what has happened: not after the as-of date.
+    const fn past(self) -> Column {
+        Column { horizon: Horizon::AsOf, ..self }
+    }
+
+    /// A column that may lie one month ahead at most.
+    const fn next_month(self) -> Column {
+        Column { horizon: Horizon::NextMonth, ..self }
+    }
 }
 
 use Kind::*;
@@ -145,12 +181,14 @@ pub static TABLES: &[Table] = &[
             req("account_no", Str),
             opt("account_holder", Str),
             req("amount", Money),
-            req("period", Month),
-            req("paid_on", Date),
+            req("period", Month).past(),
+            req("paid_on", Date).past(),
             opt("batch_id", Str),
             opt("paid_by", Id),
         ],
         sort_by: &["id_no", "period", "program", "payout_id"],
+        coverage: Some("period"),
+        feedback: false,
     },
     Table {
         name: "roster",
@@ -163,19 +201,21 @@ pub static TABLES: &[Table] = &[
             req("name", Str),
             opt("relation", Str),
             req("approved_amount", Money),
-            req("approved_on", Date),
-            opt("applied_on", Date),
-            req("start_period", Month),
+            req("approved_on", Date).past(),
+            opt("applied_on", Date).past(),
+            req("start_period", Month).next_month(),
             opt("end_period", Month),
             req("status", Enum(ROSTER_STATUS)),
-            opt("last_reviewed_on", Date),
+            opt("last_reviewed_on", Date).past(),
             opt("household_size", Int),
             opt("category", Str),
             opt("approved_by", Id),
-            opt("phase_out_from", Month),
+            opt("phase_out_from", Month).next_month(),
             opt("phone", Str),
         ],
         sort_by: &["id_no", "program", "start_period"],
+        coverage: None,
+        feedback: false,
     },
     Table {
         name: "deaths",
@@ -183,11 +223,13 @@ pub static TABLES: &[Table] = &[
         columns: &[
             req("id_no", Id),
             opt("name", Str),
-            req("death_date", Date),
+            req("death_date", Date).past(),
             opt("source", Str),
-            opt("recorded_on", Date),
+            opt("recorded_on", Date).past(),
         ],
         sort_by: &["id_no", "death_date"],
+        coverage: None,
+        feedback: false,
     },
     Table {
         name: "properties",
@@ -197,10 +239,12 @@ pub static TABLES: &[Table] = &[
             req("property_id", Str),
             req("usage", Enum(PROPERTY_USAGE)),
             opt("area_m2", Float),
-            req("registered_on", Date),
-            opt("cancelled_on", Date),
+            req("registered_on", Date).past(),
+            opt("cancelled_on", Date).past(),
         ],
         sort_by: &["id_no", "property_id"],
+        coverage: None,
+        feedback: false,
     },
     Table {
         name: "vehicles",
@@ -209,11 +253,13 @@ pub static TABLES: &[Table] = &[
             req("id_no", Id),
             req("plate_no", Str),
             req("vehicle_type", Str),
-            req("registered_on", Date),
-            opt("deregistered_on", Date),
+            req("registered_on", Date).past(),
+            opt("deregistered_on", Date).past(),
             opt("exempt", Bool),
         ],
         sort_by: &["id_no", "plate_no"],
+        coverage: None,
+        feedback: false,
     },
     Table {
         name: "businesses",
@@ -224,16 +270,20 @@ pub static TABLES: &[Table] = &[
             opt("role", Enum(BUSINESS_ROLE)),
             req("status", Enum(BUSINESS_STATUS)),
             opt("registered_capital", Money),
-            opt("established_on", Date),
-            opt("closed_on", Date),
+            opt("established_on", Date).past(),
+            opt("closed_on", Date).past(),
         ],
         sort_by: &["id_no", "credit_code"],
+        coverage: None,
+        feedback: false,
     },
     Table {
         name: "deposits",
         zh: "存款/金融资产",
-        columns: &[req("id_no", Id), req("balance", Money), req("as_of", Date)],
+        columns: &[req("id_no", Id), req("balance", Money), req("as_of", Date).past()],
         sort_by: &["id_no", "as_of"],
+        coverage: None,
+        feedback: false,
     },
     Table {
         name: "public_payroll",
@@ -241,10 +291,12 @@ pub static TABLES: &[Table] = &[
         columns: &[
             req("id_no", Id),
             req("employer", Str),
-            req("start_date", Date),
+            req("start_date", Date).past(),
             opt("end_date", Date),
         ],
         sort_by: &["id_no", "start_date"],
+        coverage: None,
+        feedback: false,
     },
     Table {
         name: "standards",
@@ -257,6 +309,8 @@ pub static TABLES: &[Table] = &[
             req("monthly_standard", Money),
         ],
         sort_by: &["program", "region_code", "effective_from"],
+        coverage: None,
+        feedback: false,
     },
     Table {
         name: "programs",
@@ -272,6 +326,8 @@ pub static TABLES: &[Table] = &[
             opt("universal", Bool),
         ],
         sort_by: &["program"],
+        coverage: None,
+        feedback: false,
     },
     Table {
         name: "dispositions",
@@ -280,10 +336,12 @@ pub static TABLES: &[Table] = &[
             req("case_id", Str),
             req("outcome", Enum(OUTCOME)),
             opt("note", Str),
-            opt("decided_on", Date),
+            opt("decided_on", Date).past(),
             opt("decided_by", Str),
         ],
         sort_by: &["case_id", "decided_on"],
+        coverage: None,
+        feedback: true,
     },
     Table {
         name: "bank_returns",
@@ -292,9 +350,11 @@ pub static TABLES: &[Table] = &[
             req("payout_id", Str),
             req("status", Enum(RETURN_STATUS)),
             opt("reason", Str),
-            req("settled_on", Date),
+            req("settled_on", Date).past(),
         ],
         sort_by: &["payout_id", "settled_on"],
+        coverage: Some("settled_on"),
+        feedback: false,
     },
     Table {
         name: "allocations",
@@ -304,10 +364,12 @@ pub static TABLES: &[Table] = &[
             req("program", Str),
             req("period", Month),
             req("amount", Money),
-            req("allocated_on", Date),
+            req("allocated_on", Date).past(),
             opt("doc_no", Str),
         ],
         sort_by: &["region_code", "program", "period"],
+        coverage: Some("period"),
+        feedback: false,
     },
     Table {
         name: "residents",
@@ -321,13 +383,15 @@ pub static TABLES: &[Table] = &[
             req("status", Enum(RESIDENT_STATUS)),
         ],
         sort_by: &["id_no"],
+        coverage: None,
+        feedback: false,
     },
     Table {
         name: "followups",
         zh: "电话随访记录",
         columns: &[
             req("payout_id", Str),
-            req("called_on", Date),
+            req("called_on", Date).past(),
             req("reached", Bool),
             opt("received", Enum(RECEIVED)),
             opt("knows_policy", Bool),
@@ -335,6 +399,8 @@ pub static TABLES: &[Table] = &[
             opt("caller", Str),
         ],
         sort_by: &["payout_id", "called_on"],
+        coverage: None,
+        feedback: true,
     },
 ];
 
@@ -351,9 +417,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_sort_key_is_a_column() {
+    fn every_sort_key_and_coverage_is_a_column() {
         for t in TABLES {
-            for key in t.sort_by {
+            for key in t.sort_by.iter().chain(t.coverage.iter()) {
                 assert!(t.column(key).is_some(), "{}.{key} is not a column", t.name);
             }
         }

@@ -22,7 +22,6 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tracing::warn;
 
-use crate::lake::Lake;
 use crate::rules::{RuleOutput, Severity, Status as RuleStatus, is_case_column};
 use history::Disposition;
 
@@ -31,32 +30,40 @@ pub enum CaseError {
     /// A published case table (the history, a publication) that cannot be read.
     #[error("{}: {source}", path.display())]
     Table { path: PathBuf, source: Box<dyn std::error::Error + Send + Sync> },
-    #[error("reading the dispositions: {0}")]
+    #[error("reading the dispositions: {}", crate::sql::explain(.0))]
     Dispositions(#[source] datafusion::error::DataFusionError),
     #[error("reading the dispositions: {0}")]
     DispositionRows(#[source] crate::sql::rows::RowsError),
 }
 
 /// This run's cases with their life, and the dispositions that name no case.
+#[derive(Debug, Default)]
 pub struct Life {
     pub cases: Vec<Case>,
     pub unknown: Vec<Disposition>,
+    /// Each rule's cases new or open in the history compared with (none on
+    /// a first night): what the publish gate measures tonight against.
+    pub previous_firing: Option<BTreeMap<String, usize>>,
 }
 
 /// The cases stage of a run: what the rules that ran returned becomes
-/// cases, compared with the newest earlier history in the lake and given
-/// the outcomes teams recorded (the `dispositions` table of `ctx`).
-pub async fn life(ctx: &datafusion::prelude::SessionContext, lake: &Lake, outputs: &[RuleOutput], as_of: NaiveDate) -> Result<Life, CaseError> {
+/// cases, compared with `previous` (the last publication's cases, as the
+/// history keeps them) and given the outcomes teams recorded (the
+/// `dispositions` table of `ctx`).
+pub async fn life(ctx: &datafusion::prelude::SessionContext, previous: Option<Vec<Case>>, outputs: &[RuleOutput], as_of: NaiveDate) -> Result<Life, CaseError> {
     let ran_outputs = || outputs.iter().filter(|o| matches!(o.report.status, RuleStatus::Ran));
     let current: Vec<Case> = ran_outputs().flat_map(|o| from_output(o, as_of)).collect();
     let ran: BTreeSet<String> = ran_outputs().map(|o| o.rule.id.clone()).collect();
-    let previous = match lake.previous_history(as_of) {
-        Some((_, path)) => table::read(&path)?,
-        None => Vec::new(),
-    };
     let dispositions = history::read_dispositions(ctx).await?;
-    let (cases, unknown) = history::reconcile(current, previous, &ran, &dispositions, as_of);
-    Ok(Life { cases, unknown })
+    let previous_firing = previous.as_ref().map(|cases| {
+        let mut firing: BTreeMap<String, usize> = BTreeMap::new();
+        for c in cases.iter().filter(|c| c.status.actionable()) {
+            *firing.entry(c.rule_id.clone()).or_insert(0) += 1;
+        }
+        firing
+    });
+    let (cases, unknown) = history::reconcile(current, previous.unwrap_or_default(), &ran, &dispositions, as_of);
+    Ok(Life { cases, unknown, previous_firing })
 }
 
 /// `case_id` = the first 16 hex characters of SHA-256(`rule_id|subject key`),

@@ -9,7 +9,7 @@ mod params;
 mod pipeline;
 
 pub use params::{ParamKind, ParamSpec, ParamSpecs, ParamValue, Params, RunParams};
-pub use pipeline::{DEFAULT_QUARANTINE_THRESHOLD, EncodingChoice, EngineConfig, EngineKind, Format, Pipeline, PublishConfig, Source};
+pub use pipeline::{DEFAULT_JOB_TIMEOUT, DEFAULT_QUARANTINE_THRESHOLD, EncodingChoice, EngineConfig, EngineKind, Format, Pipeline, PublishConfig, Source};
 
 use std::fmt;
 use std::path::{Component, Path, PathBuf};

@@ -16,6 +16,17 @@ use crate::tables::{self, Table};
 
 /// Default share of rejected rows above which a source fails the run.
 pub const DEFAULT_QUARANTINE_THRESHOLD: f64 = 0.05;
+/// Default share a source's rows (or ID numbers) may drop from one night to
+/// the next before the night is held.
+pub const DEFAULT_MAX_DROP: f64 = 0.2;
+/// Default bounds of one CSV record: a quoted field may span lines, this far.
+pub const DEFAULT_MAX_RECORD_LINES: usize = 100;
+pub const DEFAULT_MAX_RECORD_BYTES: u64 = 1 << 20;
+/// Default publish gate: a rule's new cases may reach this many times its
+/// cases of the previous publication…
+pub const DEFAULT_MAX_NEW_RATIO: f64 = 10.0;
+/// … or this many cases, whichever is more.
+pub const DEFAULT_MAX_NEW_FLOOR: u64 = 50;
 
 // ---------------------------------------------------------------------------
 // The file as written
@@ -53,6 +64,8 @@ struct RawPublish {
     path: String,
     #[serde(default = "yes")]
     mask_ids: bool,
+    max_new_ratio: Option<f64>,
+    max_new_floor: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -61,6 +74,9 @@ struct RawIngest {
     quarantine_threshold: Option<f64>,
     #[serde(default)]
     fail_on_stale: bool,
+    max_drop: Option<f64>,
+    max_record_lines: Option<usize>,
+    max_record_bytes: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -71,6 +87,7 @@ struct RawEngine {
     spill_dir: Option<String>,
     target_partitions: Option<usize>,
     scheduler: Option<String>,
+    job_timeout: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -99,6 +116,10 @@ struct RawSource {
     as_of: Option<String>,
     fail_on_stale: Option<bool>,
     quarantine_threshold: Option<f64>,
+    max_drop: Option<f64>,
+    required: Option<bool>,
+    max_record_lines: Option<usize>,
+    max_record_bytes: Option<String>,
 }
 
 fn yes() -> bool {
@@ -167,6 +188,15 @@ pub struct Source {
     pub declared_as_of: Option<NaiveDate>,
     pub fail_on_stale: bool,
     pub quarantine_threshold: f64,
+    /// The share its rows or ID numbers may drop from the last night before
+    /// the night is held (`[ingest] max_drop`, or the source's own); none for
+    /// a feedback table (teams' returns vary) that does not set its own.
+    pub max_drop: Option<f64>,
+    /// An empty or header-only extract holds the night (unless `required =
+    /// false`; feedback tables are not required unless they say so).
+    pub required: bool,
+    pub max_record_lines: usize,
+    pub max_record_bytes: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,12 +212,21 @@ pub struct EngineConfig {
     pub spill_dir: Option<PathBuf>,
     pub target_partitions: Option<usize>,
     pub scheduler: Option<String>,
+    /// How long a rule's job on a cluster may go without progress.
+    pub job_timeout: std::time::Duration,
 }
+
+/// Default `[engine] job_timeout`.
+pub const DEFAULT_JOB_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30 * 60);
 
 #[derive(Debug, Clone)]
 pub struct PublishConfig {
     pub location: Location,
     pub mask_ids: bool,
+    /// The publish gate: a rule's new cases above `max_new_ratio` × its
+    /// previous cases (and above `max_new_floor`) hold the publication.
+    pub max_new_ratio: f64,
+    pub max_new_floor: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -301,13 +340,52 @@ fn build(file: &Path, dir: PathBuf, raw: RawPipeline, problems: &mut Vec<ConfigP
     if kind == EngineKind::Ballista && raw.engine.scheduler.is_none() {
         problem("engine.scheduler", "kind = \"ballista\" needs the scheduler address, e.g. \"df://host:50050\"".into());
     }
+    let job_timeout = match raw.engine.job_timeout.as_deref() {
+        None => DEFAULT_JOB_TIMEOUT,
+        Some(s) => match humantime::parse_duration(s) {
+            Ok(d) if !d.is_zero() => d,
+            _ => {
+                problem("engine.job_timeout", format!("\"{s}\" is not a duration (e.g. \"30m\", \"2h\", \"90s\")"));
+                DEFAULT_JOB_TIMEOUT
+            }
+        },
+    };
     let engine = EngineConfig {
         kind,
         memory_limit,
         spill_dir: raw.engine.spill_dir.as_deref().map(|s| lexical_join(&dir, Path::new(s))),
         target_partitions: raw.engine.target_partitions,
         scheduler: raw.engine.scheduler,
+        job_timeout,
     };
+
+    let max_drop = raw.ingest.max_drop.unwrap_or(DEFAULT_MAX_DROP);
+    if !(0.0..=1.0).contains(&max_drop) {
+        problem("ingest.max_drop", format!("{max_drop} is not a share between 0 and 1"));
+    }
+    let max_record_lines = raw.ingest.max_record_lines.unwrap_or(DEFAULT_MAX_RECORD_LINES);
+    if max_record_lines == 0 {
+        problem("ingest.max_record_lines", "a record has at least one line".into());
+    }
+    let max_record_bytes = match raw.ingest.max_record_bytes.as_deref() {
+        None => DEFAULT_MAX_RECORD_BYTES,
+        Some(s) => size(s).unwrap_or_else(|| {
+            problem("ingest.max_record_bytes", format!("\"{s}\" is not a size (e.g. \"1MiB\")"));
+            DEFAULT_MAX_RECORD_BYTES
+        }),
+    };
+    let defaults = SourceDefaults {
+        fail_on_stale: raw.ingest.fail_on_stale,
+        quarantine_threshold,
+        max_drop,
+        max_record_lines,
+        max_record_bytes,
+    };
+    let max_new_ratio = raw.publish.max_new_ratio.unwrap_or(DEFAULT_MAX_NEW_RATIO);
+    if !(max_new_ratio.is_finite() && max_new_ratio >= 1.0) {
+        problem("publish.max_new_ratio", format!("{max_new_ratio} is not a ratio of 1 or more"));
+    }
+    let max_new_floor = raw.publish.max_new_floor.unwrap_or(DEFAULT_MAX_NEW_FLOOR);
 
     let rules_dir = lexical_join(&dir, Path::new(raw.rules.dir.as_deref().unwrap_or("../queries")));
     let specs = ParamSpecs::load(&rules_dir).unwrap_or_else(|e| {
@@ -332,7 +410,7 @@ fn build(file: &Path, dir: PathBuf, raw: RawPipeline, problems: &mut Vec<ConfigP
 
     let mut sources = Vec::new();
     for (name, rs) in raw.sources {
-        if let Some(s) = build_source(&dir, &name, rs, raw.ingest.fail_on_stale, quarantine_threshold, problems) {
+        if let Some(s) = build_source(&dir, &name, rs, &defaults, problems) {
             sources.push(s);
         }
     }
@@ -349,7 +427,12 @@ fn build(file: &Path, dir: PathBuf, raw: RawPipeline, problems: &mut Vec<ConfigP
             file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "pipeline".into())
         }),
         lake: Location::parse(&dir, &raw.lake.path),
-        publish: PublishConfig { location: Location::parse(&dir, &raw.publish.path), mask_ids: raw.publish.mask_ids },
+        publish: PublishConfig {
+            location: Location::parse(&dir, &raw.publish.path),
+            mask_ids: raw.publish.mask_ids,
+            max_new_ratio,
+            max_new_floor,
+        },
         fail_on_stale: raw.ingest.fail_on_stale,
         quarantine_threshold,
         engine,
@@ -362,14 +445,21 @@ fn build(file: &Path, dir: PathBuf, raw: RawPipeline, problems: &mut Vec<ConfigP
     }
 }
 
-fn build_source(
-    dir: &Path,
-    name: &str,
-    rs: RawSource,
+/// What `[ingest]` gives every source that does not say otherwise.
+struct SourceDefaults {
     fail_on_stale: bool,
-    threshold: f64,
-    problems: &mut Vec<ConfigProblem>,
-) -> Option<Source> {
+    quarantine_threshold: f64,
+    max_drop: f64,
+    max_record_lines: usize,
+    max_record_bytes: u64,
+}
+
+/// A size as written in a pipeline file: `1MiB`, `512KiB`, `2GB`.
+fn size(text: &str) -> Option<u64> {
+    text.parse::<bytesize::ByteSize>().ok().map(|b| b.as_u64()).filter(|b| *b > 0)
+}
+
+fn build_source(dir: &Path, name: &str, rs: RawSource, defaults: &SourceDefaults, problems: &mut Vec<ConfigProblem>) -> Option<Source> {
     let at = |key: &str| format!("sources.{name}.{key}");
     let start = problems.len();
     let mut problem = |at: String, message: String| problems.push(ConfigProblem { at, message });
@@ -467,10 +557,25 @@ fn build_source(
             None
         })
     });
-    let quarantine_threshold = rs.quarantine_threshold.unwrap_or(threshold);
+    let quarantine_threshold = rs.quarantine_threshold.unwrap_or(defaults.quarantine_threshold);
     if !(0.0..=1.0).contains(&quarantine_threshold) {
         problem(at("quarantine_threshold"), format!("{quarantine_threshold} is not a share between 0 and 1"));
     }
+    let max_drop = rs.max_drop.or((!table.feedback).then_some(defaults.max_drop));
+    if let Some(m) = max_drop.filter(|m| !(0.0..=1.0).contains(m)) {
+        problem(at("max_drop"), format!("{m} is not a share between 0 and 1"));
+    }
+    let max_record_lines = rs.max_record_lines.unwrap_or(defaults.max_record_lines);
+    if max_record_lines == 0 {
+        problem(at("max_record_lines"), "a record has at least one line".into());
+    }
+    let max_record_bytes = match rs.max_record_bytes.as_deref() {
+        None => defaults.max_record_bytes,
+        Some(s) => size(s).unwrap_or_else(|| {
+            problem(at("max_record_bytes"), format!("\"{s}\" is not a size (e.g. \"1MiB\")"));
+            defaults.max_record_bytes
+        }),
+    };
 
     if problems.len() > start {
         return None;
@@ -489,8 +594,12 @@ fn build_source(
         values,
         max_age_days: rs.max_age_days,
         declared_as_of,
-        fail_on_stale: rs.fail_on_stale.unwrap_or(fail_on_stale),
+        fail_on_stale: rs.fail_on_stale.unwrap_or(defaults.fail_on_stale),
         quarantine_threshold,
+        max_drop,
+        required: rs.required.unwrap_or(!table.feedback),
+        max_record_lines,
+        max_record_bytes: usize::try_from(max_record_bytes).unwrap_or(usize::MAX),
     })
 }
 

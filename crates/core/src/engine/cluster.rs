@@ -97,7 +97,7 @@ fn runtime_with(stores: &Stores, temp: Option<&PathBuf>) -> Result<Arc<RuntimeEn
 }
 
 /// `df://host:port` → (host, port).
-fn address(scheduler: &str) -> Result<(String, u16), ClusterError> {
+pub(super) fn address(scheduler: &str) -> Result<(String, u16), ClusterError> {
     let bad = |why: &str| ClusterError::Address { what: format!("scheduler \"{scheduler}\""), why: format!("{why} (e.g. df://host:50050)") };
     let url = Url::parse(scheduler).map_err(|e| bad(&e.to_string()))?;
     let host = url.host_str().filter(|h| !h.is_empty()).ok_or_else(|| bad("no host"))?;
@@ -167,14 +167,76 @@ pub async fn scheduler(bind: &str, port: u16, stores: Stores) -> Result<(), Clus
         external_host: bind.to_string(),
         override_session_builder: Some(Arc::new(move |c| cluster_state(c, runtime.clone()))),
         override_config_producer: Some(Arc::new(cluster_config)),
+        // A dead executor is known within a minute, not three: a rule's job
+        // waiting on it is then failed or re-run, and fundwatch runs that
+        // rule again (`jobs`).
+        executor_timeout_seconds: EXECUTOR_TIMEOUT.as_secs(),
+        expire_dead_executor_interval_seconds: 5,
+        no_executors_grace_period_seconds: EXECUTOR_TIMEOUT.as_secs(),
         ..Default::default()
     };
     let addr: SocketAddr = format!("{bind}:{port}").parse().map_err(|e: std::net::AddrParseError| ClusterError::Address { what: format!("--bind {bind} --port {port}"), why: e.to_string() })?;
     let cluster = BallistaCluster::new_from_config(&config).await.map_err(ballista)?;
     info!(%addr, "Ballista scheduler with fundwatch's helpers");
-    tokio::select! {
+    let watch = tokio::spawn(narrate(format!("http://{}:{port}", if bind == "0.0.0.0" { "127.0.0.1" } else { bind })));
+    let served = tokio::select! {
         r = start_server(cluster, addr, Arc::new(config)) => r.map_err(ballista),
         _ = tokio::signal::ctrl_c() => Ok(()),
+    };
+    watch.abort();
+    served
+}
+
+/// How long an executor may go without a heartbeat before the scheduler
+/// counts it lost (Ballista's default: 180 s), and how often executors send one.
+const EXECUTOR_TIMEOUT: Duration = Duration::from_secs(30);
+const HEARTBEAT: Duration = Duration::from_secs(5);
+
+/// What the scheduler's operator reads on stderr: executors registered and
+/// lost, jobs started and ended — from the scheduler's own REST API, once a
+/// second.
+async fn narrate(rest: String) {
+    use std::collections::BTreeMap;
+    let http = reqwest::Client::builder().timeout(CONNECT_TIMEOUT).build().unwrap_or_default();
+    let get = |path: &'static str| {
+        let (http, url) = (http.clone(), format!("{rest}{path}"));
+        async move { http.get(url).send().await.ok()?.json::<serde_json::Value>().await.ok() }
+    };
+    let mut executors: BTreeMap<String, String> = BTreeMap::new();
+    let mut jobs: BTreeMap<String, String> = BTreeMap::new();
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        if let Some(list) = get("/api/executors").await {
+            let now: BTreeMap<String, String> = list
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|e| Some((e["id"].as_str()?.to_string(), format!("{}:{}", e["host"].as_str().unwrap_or("?"), e["port"]))))
+                .collect();
+            for (id, at) in now.iter().filter(|(id, _)| !executors.contains_key(*id)) {
+                info!(executor = %id, at = %at, "executor registered");
+            }
+            for (id, at) in executors.iter().filter(|(id, _)| !now.contains_key(*id)) {
+                tracing::warn!(executor = %id, at = %at, "executor lost");
+            }
+            executors = now;
+        }
+        if let Some(list) = get("/api/jobs").await {
+            for job in list.as_array().into_iter().flatten() {
+                let (Some(id), Some(status)) = (job["job_id"].as_str(), job["status"].as_str()) else { continue };
+                if jobs.get(id).map(String::as_str) == Some(status) {
+                    continue;
+                }
+                let name = job["job_name"].as_str().unwrap_or_default();
+                match status {
+                    "Running" | "Queued" if jobs.contains_key(id) => {}
+                    "Running" | "Queued" => info!(job = %id, name = %name, "job started"),
+                    "Failed" => tracing::warn!(job = %id, name = %name, status = %job["job_status"], "job ended: failed"),
+                    other => info!(job = %id, name = %name, status = %other, "job ended"),
+                }
+                jobs.insert(id.to_string(), status.to_string());
+            }
+        }
     }
 }
 
@@ -218,7 +280,9 @@ pub async fn executor(options: ExecutorOptions, stores: Stores) -> Result<(), Cl
         override_function_registry: Some(Arc::new(registry)),
         override_config_producer: Some(Arc::new(cluster_config)),
         override_runtime_producer: Some(Arc::new(move |_: &SessionConfig| runtime_with(&stores, Some(&temp)))),
+        executor_heartbeat_interval_seconds: HEARTBEAT.as_secs(),
         ..Default::default()
     };
+    info!(scheduler = %options.scheduler, port = options.port, grpc_port = options.grpc_port, "executor registering with the scheduler");
     start_executor_process(Arc::new(config)).await.map_err(ballista)
 }

@@ -111,6 +111,7 @@ mod tests {
             spill_dir: None,
             target_partitions: Some(2),
             scheduler: None,
+            job_timeout: crate::config::DEFAULT_JOB_TIMEOUT,
         };
         Engine::new(&config).expect("an engine")
     }

@@ -7,6 +7,8 @@
 
 #[cfg(feature = "cluster")]
 pub mod cluster;
+#[cfg(feature = "cluster")]
+mod jobs;
 mod joins;
 
 use std::num::NonZeroUsize;
@@ -53,6 +55,7 @@ pub struct Engine {
     runtime: Arc<RuntimeEnv>,
     /// The Ballista scheduler the rules run on, when the pipeline names one.
     scheduler: Option<String>,
+    job_timeout: std::time::Duration,
     spill_dir: Option<std::path::PathBuf>,
     target_partitions: Option<usize>,
     /// The budget in bytes, when one is set: joins of two large inputs then
@@ -88,6 +91,7 @@ impl Engine {
         Ok(Engine {
             runtime: builder.build_arc().map_err(EngineError::Setup)?,
             scheduler,
+            job_timeout: config.job_timeout,
             spill_dir: config.spill_dir.clone(),
             target_partitions: config.target_partitions,
             memory_limit: config.memory_limit.map(|l| usize::try_from(l).unwrap_or(usize::MAX)),
@@ -97,7 +101,14 @@ impl Engine {
 
     /// A default engine: no memory limit, the OS temporary directory, this machine.
     pub fn unlimited() -> Result<Self, EngineError> {
-        Engine::new(&EngineConfig { kind: EngineKind::Local, memory_limit: None, spill_dir: None, target_partitions: None, scheduler: None })
+        Engine::new(&EngineConfig {
+            kind: EngineKind::Local,
+            memory_limit: None,
+            spill_dir: None,
+            target_partitions: None,
+            scheduler: None,
+            job_timeout: crate::config::DEFAULT_JOB_TIMEOUT,
+        })
     }
 
     /// The engine of a workspace's pipeline: its stores readable, and a
@@ -141,6 +152,20 @@ impl Engine {
         lake.register(&ctx, as_of).await?;
         crate::rules::register_views(&ctx, catalogue, params, views).await?;
         Ok(ctx)
+    }
+
+    /// How the rules' queries are run to their rows: here, or as jobs on
+    /// the cluster, each watched (a job that is not clean is run again; one
+    /// that makes no progress for `[engine] job_timeout` fails).
+    pub fn collector(&self) -> Result<Arc<dyn crate::rules::run::Collect>, EngineError> {
+        match self.scheduler.as_deref() {
+            #[cfg(feature = "cluster")]
+            Some(scheduler) if scheduler != cluster::STANDALONE => {
+                let (host, port) = cluster::address(scheduler)?;
+                Ok(Arc::new(jobs::ClusterJobs::new(scheduler, &host, port, self.job_timeout)))
+            }
+            _ => Ok(Arc::new(crate::rules::run::Here)),
+        }
     }
 
     /// Where a run's materialized CTEs are written (beside the spill files),

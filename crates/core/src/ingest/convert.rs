@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use datafusion::arrow::array::{
     Array, ArrayRef, BooleanArray, Date32Array, Decimal128Array, Float64Array, Int64Array, StringArray,
 };
@@ -23,7 +23,7 @@ use super::read::RawBlock;
 use super::reason::{ColumnRef, Reason};
 use crate::idcard;
 use crate::config::Source;
-use crate::tables::{Column, Kind, MONEY_PRECISION, MONEY_SCALE, Table};
+use crate::tables::{Column, Horizon, Kind, MONEY_PRECISION, MONEY_SCALE, Table};
 
 /// Where a canonical column's values come from.
 #[derive(Debug, Clone, PartialEq)]
@@ -155,7 +155,7 @@ impl Converter {
                 _ => None,
             };
             let col = ColumnRef { header, canonical: column.name };
-            let ctx = CellContext { column, col, values: self.values[i].as_ref(), source: &self.source_name };
+            let ctx = CellContext { column, col, values: self.values[i].as_ref(), source: &self.source_name, as_of: self.as_of };
             arrays.push(ctx.build(&cells, &mut errors));
         }
 
@@ -229,6 +229,7 @@ struct CellContext<'a> {
     col: ColumnRef,
     values: Option<&'a HashMap<String, String>>,
     source: &'a str,
+    as_of: NaiveDate,
 }
 
 impl CellContext<'_> {
@@ -254,6 +255,17 @@ impl CellContext<'_> {
     fn missing(&self, errors: &mut [Option<Reason>], i: usize) {
         if self.column.required {
             self.fail(errors, i, || Reason::Missing(self.col.clone()));
+        }
+    }
+
+    /// The latest month the column may hold, if it is bounded.
+    fn latest_month(&self) -> Option<(i32, u32)> {
+        let (y, m) = (self.as_of.year(), self.as_of.month());
+        match self.column.horizon {
+            Horizon::Any => None,
+            Horizon::AsOf => Some((y, m)),
+            Horizon::NextMonth if m == 12 => Some((y + 1, 1)),
+            Horizon::NextMonth => Some((y, m + 1)),
         }
     }
 
@@ -293,7 +305,16 @@ impl CellContext<'_> {
         };
         match self.column.kind {
             Kind::Str => strings(self.parse_each(cells, errors, Ok)),
-            Kind::Id => strings(self.parse_each(cells, errors, |v| Ok(Cow::Owned(value::normalise_id(&v))))),
+            Kind::Id => strings(self.parse_each(cells, errors, |v| {
+                let id = value::normalise_id(&v);
+                // The person's own ID cannot be born after the run's date.
+                match idcard::birth_date(&id) {
+                    Some(birth) if self.column.name == "id_no" && birth > self.as_of => {
+                        Err(Reason::FutureBirth { column: self.col.clone(), birth, as_of: self.as_of })
+                    }
+                    _ => Ok(Cow::Owned(id)),
+                }
+            })),
             Kind::Enum(allowed) => strings(self.parse_each(cells, errors, |v| {
                 let lower = v.to_ascii_lowercase();
                 match allowed.iter().find(|a| **a == lower) {
@@ -307,12 +328,19 @@ impl CellContext<'_> {
                 }
             })),
             Kind::Month => strings(self.parse_each(cells, errors, |v| {
-                value::parse_month(&v)
-                    .map(|(y, m)| Cow::Owned(value::format_month(y, m)))
-                    .ok_or_else(|| self.unparseable(&v))
+                let (y, m) = value::parse_month(&v).ok_or_else(|| self.unparseable(&v))?;
+                if let Some(latest) = self.latest_month().filter(|l| (y, m) > *l) {
+                    let latest = value::format_month(latest.0, latest.1);
+                    return Err(Reason::FutureMonth { column: self.col.clone(), value: v.into_owned(), latest });
+                }
+                Ok(Cow::Owned(value::format_month(y, m)))
             })),
             Kind::Date => Arc::new(Date32Array::from(self.parse_each(cells, errors, |v| {
-                value::parse_date(&v).map(Date32Type::from_naive_date).ok_or_else(|| self.unparseable(&v))
+                let d = value::parse_date(&v).ok_or_else(|| self.unparseable(&v))?;
+                if self.column.horizon != Horizon::Any && d > self.as_of {
+                    return Err(Reason::FutureDate { column: self.col.clone(), value: v.into_owned(), latest: self.as_of });
+                }
+                Ok(Date32Type::from_naive_date(d))
             }))),
             Kind::Money => {
                 let cents = self.parse_each(cells, errors, |v| {

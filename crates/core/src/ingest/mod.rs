@@ -9,6 +9,7 @@
 //! (`references`). Rules, cases and publishing are not this module's business.
 
 pub mod convert;
+pub mod gate;
 pub mod inputs;
 mod load;
 pub mod quarantine;
@@ -57,10 +58,12 @@ pub enum IngestError {
     Lake(#[from] LakeError),
     #[error(transparent)]
     Workspace(#[from] WorkspaceError),
-    #[error("sorting into {file}: {source}")]
+    #[error("sorting into {file}: {}", crate::sql::explain(source))]
     Engine { file: String, source: DataFusionError },
-    #[error("checking what the lake's rows refer to: {0}")]
+    #[error("checking what the lake's rows refer to: {}", crate::sql::explain(.0))]
     References(#[source] DataFusionError),
+    #[error("judging the sources against the last night: {}", crate::sql::explain(.0))]
+    Gate(#[source] DataFusionError),
     #[error("{0}")]
     Internal(String),
     /// A step of the load stopped because the step after it failed; never shown alone.
@@ -189,7 +192,16 @@ pub struct IngestReport {
     pub as_of: NaiveDate,
     pub lake: String,
     pub sources: Vec<SourceReport>,
+    /// Each source's figures against the last good night, and its verdict.
+    pub gates: Vec<gate::Judged>,
     pub warnings: Vec<String>,
+}
+
+impl IngestReport {
+    /// The sources that hold the night.
+    pub fn held(&self) -> Vec<&gate::Judged> {
+        self.gates.iter().filter(|g| g.held()).collect()
+    }
 }
 
 /// How old an extract is on `as_of`, by its declared date or its file time.
@@ -200,14 +212,39 @@ fn age_days(source: &Source, input: &Input, as_of: NaiveDate) -> Option<i64> {
 
 /// The ingest stage: every source of the workspace's pipeline into the
 /// lake's dataset for `as_of` — remote extracts downloaded first, the lake's
-/// store brought up to date after — and the rows that point at nothing
-/// reported.
-pub async fn run(workspace: &Workspace, as_of: NaiveDate, engine: &Engine, progress: &Progress) -> Result<IngestReport, IngestError> {
+/// store brought up to date after — each source judged by the source gates
+/// (sources in `accepted` are let through), and the rows that point at
+/// nothing reported. A night the gates hold comes back with
+/// [`IngestReport::held`] not empty: the caller stops there.
+pub async fn run(
+    workspace: &Workspace,
+    as_of: NaiveDate,
+    engine: &Engine,
+    progress: &Progress,
+    accepted: &BTreeSet<String>,
+) -> Result<IngestReport, IngestError> {
     workspace.fetch_sources().await?;
     let lake = workspace.lake();
     lake.fetch(as_of).await?;
     let mut report = load_all(&workspace.pipeline, lake, as_of, engine, progress).await?;
+    let parts: Vec<(&Source, Vec<PathBuf>)> = report
+        .sources
+        .iter()
+        .filter_map(|s| {
+            let source = workspace.pipeline.source(&s.source)?;
+            let parts = s.files.iter().map(|f| PathBuf::from(&f.part)).filter(|p| p.is_file()).collect();
+            Some((source, parts))
+        })
+        .collect();
+    report.gates = gate::judge(lake, as_of, &parts, accepted).await.map_err(IngestError::Gate)?;
+    gate::GateFile { sources: report.gates.clone() }.write(lake, as_of)?;
+    for g in report.gates.iter().filter(|g| g.verdict == gate::Verdict::Accepted) {
+        report.warnings.push(format!("{g} — accepted (--accept {})", g.source));
+    }
     lake.push(as_of).await?;
+    if !report.held().is_empty() {
+        return Ok(report);
+    }
     let ctx = engine.session();
     lake.register(&ctx, as_of).await?;
     let fed: BTreeSet<&str> = workspace.pipeline.tables().iter().map(|t| t.name).collect();
@@ -259,8 +296,18 @@ async fn load_all(pipeline: &Pipeline, lake: &Lake, as_of: NaiveDate, engine: &E
     for (source, inputs) in plan {
         let mut files = Vec::new();
         let mut pending = Vec::new();
+        // The same extract under two names (dropped twice) is read once:
+        // its rows twice would be every payment paid twice.
+        let mut seen: Vec<(String, &str)> = Vec::new();
         for input in &inputs {
             let sha256 = inputs::sha256_file(input)?;
+            if let Some((_, first)) = seen.iter().find(|(sha, _)| *sha == sha256) {
+                let msg = format!("source {}: {} has the same content as {first}: read once", source.name, input.display);
+                warn!("{msg}");
+                warnings.push(msg);
+                continue;
+            }
+            seen.push((sha256.clone(), &input.display));
             let key = inputs::part_key(source, as_of, &sha256);
             let part = lake.part_path(source.table.name, as_of, &key);
             let quarantine = lake.quarantine_path(source.table.name, as_of, &key);
@@ -341,7 +388,15 @@ async fn load_all(pipeline: &Pipeline, lake: &Lake, as_of: NaiveDate, engine: &E
     }
 
     remove_stale_parts(lake, as_of, &keep)?;
-    Ok(IngestReport { as_of, lake: lake.root().to_string_lossy().into_owned(), sources: reports, warnings })
+    for s in &reports {
+        for f in s.files.iter().filter(|f| f.info.reasons.iter().any(|r| r.reason == "cut_short")) {
+            let row = f.info.reasons.iter().find(|r| r.reason == "cut_short").map(|r| r.first_row).unwrap_or_default();
+            let msg = format!("source {}: {} ends inside row {row}: the extract was cut short (that row is quarantined)", s.source, f.info.file);
+            warn!("{msg}");
+            warnings.push(msg);
+        }
+    }
+    Ok(IngestReport { as_of, lake: lake.root().to_string_lossy().into_owned(), sources: reports, gates: Vec::new(), warnings })
 }
 
 /// Removes parts (and quarantines) of `as_of` that no current input produced:

@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use chrono::NaiveDate;
+
 use crate::value::MoneyError;
 use crate::tables::Kind;
 
@@ -36,6 +38,19 @@ pub enum Reason {
     Unparseable { column: ColumnRef, kind: Kind, value: String, detail: Option<&'static str> },
     /// A value outside its column's closed set.
     UnknownValue { column: ColumnRef, value: String, allowed: &'static [&'static str], source: String },
+    /// A line that opens a quoted field which does not close within the
+    /// source's bounds, or opens a record spanning lines with the wrong
+    /// number of fields: a stray quote. Only this line is rejected.
+    StrayQuote { max_lines: usize },
+    /// The file ends inside this row: no line break after it and fewer
+    /// fields than the header. The extract was cut short.
+    CutShort { expected: usize, found: usize },
+    /// A month after the as-of month where the past is meant (a payout's period).
+    FutureMonth { column: ColumnRef, value: String, latest: String },
+    /// A date after the as-of date where the past is meant (paid on, died on…).
+    FutureDate { column: ColumnRef, value: String, latest: NaiveDate },
+    /// An ID number whose birth date is after the as-of date.
+    FutureBirth { column: ColumnRef, birth: NaiveDate, as_of: NaiveDate },
 }
 
 impl Reason {
@@ -55,6 +70,11 @@ impl Reason {
                 Kind::Str | Kind::Id | Kind::Enum(_) => "bad_value",
             },
             Reason::UnknownValue { .. } => "unknown_value",
+            Reason::StrayQuote { .. } => "stray_quote",
+            Reason::CutShort { .. } => "cut_short",
+            Reason::FutureMonth { .. } => "future_month",
+            Reason::FutureDate { .. } => "future_date",
+            Reason::FutureBirth { .. } => "future_birth_date",
         }
     }
 
@@ -62,18 +82,24 @@ impl Reason {
     pub fn header(&self) -> Option<&str> {
         match self {
             Reason::Undecodable { header, .. } => Some(header),
-            Reason::Missing(c) | Reason::Unparseable { column: c, .. } | Reason::UnknownValue { column: c, .. } => {
-                Some(c.header.as_deref().unwrap_or(c.canonical))
-            }
-            Reason::FieldCount { .. } | Reason::BadRecord(_) => None,
+            Reason::Missing(c)
+            | Reason::Unparseable { column: c, .. }
+            | Reason::UnknownValue { column: c, .. }
+            | Reason::FutureMonth { column: c, .. }
+            | Reason::FutureDate { column: c, .. }
+            | Reason::FutureBirth { column: c, .. } => Some(c.header.as_deref().unwrap_or(c.canonical)),
+            Reason::FieldCount { .. } | Reason::BadRecord(_) | Reason::StrayQuote { .. } | Reason::CutShort { .. } => None,
         }
     }
 
     pub fn canonical(&self) -> Option<&'static str> {
         match self {
-            Reason::Missing(c) | Reason::Unparseable { column: c, .. } | Reason::UnknownValue { column: c, .. } => {
-                Some(c.canonical)
-            }
+            Reason::Missing(c)
+            | Reason::Unparseable { column: c, .. }
+            | Reason::UnknownValue { column: c, .. }
+            | Reason::FutureMonth { column: c, .. }
+            | Reason::FutureDate { column: c, .. }
+            | Reason::FutureBirth { column: c, .. } => Some(c.canonical),
             _ => None,
         }
     }
@@ -112,6 +138,23 @@ impl fmt::Display for Reason {
                 allowed.join(", "),
                 column.canonical
             ),
+            Reason::StrayQuote { max_lines } => write!(
+                f,
+                "a quote opens here that does not close within {max_lines} lines, or the lines it joins do not make one row: a stray quote; this line alone is set aside and reading goes on at the next"
+            ),
+            Reason::CutShort { expected, found } => write!(
+                f,
+                "the file ends inside this row ({found} of {expected} fields, no line break): the extract was cut short"
+            ),
+            Reason::FutureMonth { column, value, latest } => {
+                write!(f, "{column}: \"{value}\" is a month after the as-of month {latest}: a value from the future")
+            }
+            Reason::FutureDate { column, value, latest } => {
+                write!(f, "{column}: \"{value}\" is after the as-of date {latest}: a value from the future")
+            }
+            Reason::FutureBirth { column, birth, as_of } => {
+                write!(f, "{column}: the ID number's birth date {birth} is after the as-of date {as_of}")
+            }
         }
     }
 }

@@ -16,7 +16,6 @@ use crate::value::format_cents;
 
 /// A publication's case table, whole, for analysts (and the next run's history).
 pub const CASES_PARQUET: &str = "cases.parquet";
-
 pub fn cases_parquet(path: &Path, cases: &[Case]) -> Result<(), PublishError> {
     let batch = table::to_batch(cases).map_err(|e| PublishError::file(path, e))?;
     let props = WriterProperties::builder()

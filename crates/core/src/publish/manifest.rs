@@ -36,6 +36,12 @@ pub struct Manifest {
     pub cases: CaseSummary,
     pub outputs: Vec<OutputFile>,
     pub warnings: Vec<Warning>,
+    /// Sources and rules an operator let through the gates (`--accept`).
+    pub accepted: Vec<String>,
+    /// Rules whose new cases jumped beyond the publish gate (held, or accepted).
+    pub publish_gate: Vec<super::gate::Jump>,
+    /// Why the night was held, when it was: then nothing was published.
+    pub held: Vec<String>,
 }
 
 impl Manifest {
@@ -62,6 +68,9 @@ impl Manifest {
             outputs: Vec::new(),
             rules,
             ingest,
+            accepted: Vec::new(),
+            publish_gate: Vec::new(),
+            held: Vec::new(),
         }
     }
 }

@@ -9,6 +9,7 @@
 
 mod files;
 pub mod followup;
+pub mod gate;
 mod html;
 mod manifest;
 pub mod mask;
@@ -198,18 +199,69 @@ pub async fn publish(
     write_files(&dir, &Publication::new(pipeline, manifest, life, extras))?;
     write_manifest(&dir, manifest)?;
     crate::failpoint::hit("publish.before_swap").map_err(|m| PublishError::file(&dir, m))?;
-    // The run's cases become the history the next run compares with; on
-    // an object store it goes up before the pointers move, as it is
-    // committed before the links switch on a disk.
+    // The run's cases become the history the next run compares with. They
+    // name their publication: until its pointers move, they are not
+    // history (`committed_history`), so a run that dies between the two
+    // counts nothing as seen.
     let bytes = fs::read(dir.join(files::CASES_PARQUET)).map_err(|e| PublishError::file(&dir, e))?;
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    write_atomic(&lake.history_publication_path(as_of), name.as_bytes())?;
     write_atomic(&lake.history_path(as_of), &bytes)?;
-    pointer::switch_disk(to.root, as_of, &dir)?;
     lake.push_history(as_of).await?;
+    crate::failpoint::hit("publish.after_history").map_err(|m| PublishError::file(&dir, m))?;
+    pointer::switch_disk(to.root, as_of, &dir)?;
     let local = pointer::run_dir(to.root, as_of);
     match to.remote {
         Some(remote) => pointer::upload(remote, &local, as_of).await,
         None => Ok(local.display().to_string()),
     }
+}
+
+/// Where a held run's manifest goes, beside the publications and touching
+/// none of them: `held/<as_of>/manifest.json` under the output.
+const HELD: &str = "held";
+
+/// Keeps the manifest of a run the gates held: nothing is published, the
+/// history and the pointers stay as they were. Returns where it was written.
+pub async fn hold(to: Destination<'_>, manifest: &mut Manifest) -> Result<String, PublishError> {
+    manifest.finished_at = Local::now().to_rfc3339();
+    let rel = format!("{HELD}/{}/{MANIFEST}", manifest.as_of);
+    let path = to.root.join(&rel);
+    let json = serde_json::to_vec_pretty(manifest).map_err(|e| PublishError::file(&path, e))?;
+    write_atomic(&path, &json)?;
+    match to.remote {
+        Some(remote) => {
+            remote.upload(&path, &rel).await?;
+            Ok(remote.url_of(&rel))
+        }
+        None => Ok(path.display().to_string()),
+    }
+}
+
+/// The newest history before `as_of` that is history: its publication is
+/// the one current for its date. A snapshot whose run died before its
+/// pointers moved is passed over (and said so), so its cases are not
+/// counted as seen.
+pub async fn committed_history(to: &Destination<'_>, lake: &Lake, as_of: NaiveDate) -> Result<Option<(NaiveDate, Vec<Case>)>, PublishError> {
+    for (date, path) in lake.earlier_histories(as_of) {
+        if let Ok(name) = fs::read_to_string(lake.history_publication_path(date)) {
+            let current = match to.remote {
+                Some(remote) => pointer::current_on_store(remote, date).await?,
+                None => pointer::current_on_disk(to.root, date),
+            };
+            if current.as_deref() != Some(name.trim()) {
+                warn!(
+                    "{}: the run of {date} wrote its history but not its publication (it was stopped in between): \
+                     its cases are not counted as seen",
+                    path.display()
+                );
+                continue;
+            }
+        }
+        let cases = crate::cases::table::read(&path).map_err(|e| PublishError::file(&path, e))?;
+        return Ok(Some((date, cases)));
+    }
+    Ok(None)
 }
 
 /// Every file of the publication but the manifest.

@@ -106,6 +106,21 @@ fn switch_link(root: &Path, link: &str, target: &Path) -> Result<(), PublishErro
     fs::rename(&tmp, &path).map_err(|e| PublishError::file(&path, e))
 }
 
+/// The name of the publication current for `as_of` on a disk: the
+/// directory its link points at.
+pub(super) fn current_on_disk(root: &Path, as_of: NaiveDate) -> Option<String> {
+    let target = fs::read_link(run_dir(root, as_of)).ok()?;
+    target.file_name().map(|n| n.to_string_lossy().into_owned())
+}
+
+/// The name of the publication current for `as_of` on a store: the run its pointer names.
+pub(super) async fn current_on_store(remote: &Remote, as_of: NaiveDate) -> Result<Option<String>, PublishError> {
+    let Some(bytes) = remote.get(&pointer_name(as_of)).await? else { return Ok(None) };
+    let pointer: Pointer =
+        serde_json::from_slice(&bytes).map_err(|source| PublishError::Pointer { url: remote.url_of(&pointer_name(as_of)), source })?;
+    Ok(pointer.run.trim_end_matches('/').rsplit('/').next().map(str::to_string))
+}
+
 /// What a pointer object of a publication on a store holds.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Pointer {

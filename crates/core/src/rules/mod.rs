@@ -76,14 +76,17 @@ pub enum RuleError {
     /// subject column it does not return, a case column of the wrong type.
     #[error("{}: {message}", file.display())]
     Shape { file: PathBuf, message: String },
-    #[error("rule {rule} ({}) failed: {source}", file.display())]
+    #[error("rule {rule} ({}) failed: {}", file.display(), crate::sql::explain(source))]
     Run { rule: String, file: PathBuf, source: DataFusionError },
     /// The rule's task ended without an answer (it panicked or was cancelled).
     #[error("rule {rule} ({}) failed: {message}", file.display())]
     Task { rule: String, file: PathBuf, message: String },
+    /// The rule's job on a cluster did not run cleanly, or made no progress.
+    #[error("rule {rule} ({}): {message}", file.display())]
+    Cluster { rule: String, file: PathBuf, message: String },
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
     Many(Vec<RuleError>),
-    #[error("looking in the lake for column {need}: {source}")]
+    #[error("looking in the lake for column {need}: {}", crate::sql::explain(source))]
     Lake { need: String, source: DataFusionError },
     #[error(transparent)]
     Config(#[from] ConfigError),
@@ -93,7 +96,7 @@ impl RuleError {
     /// Whether the rules directory, not the data or the run, is at fault.
     pub fn is_config(&self) -> bool {
         match self {
-            RuleError::Run { .. } | RuleError::Task { .. } | RuleError::Lake { .. } => false,
+            RuleError::Run { .. } | RuleError::Task { .. } | RuleError::Lake { .. } | RuleError::Cluster { .. } => false,
             RuleError::Many(errors) => errors.iter().all(RuleError::is_config),
             _ => true,
         }

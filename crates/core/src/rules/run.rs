@@ -6,7 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Instant;
 
+use std::sync::Arc;
+
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::dataframe::DataFrame;
 use datafusion::execution::memory_pool::MemoryLimit;
 use datafusion::prelude::SessionContext;
 use futures::{StreamExt, TryStreamExt};
@@ -90,6 +93,23 @@ pub fn longest_first<'a>(mut rules: Vec<&'a Rule>, last_seconds: &BTreeMap<Strin
     rules
 }
 
+/// How a rule's planned query is run to its rows: here, or as a job on a
+/// cluster that is watched (`engine::jobs`).
+#[async_trait::async_trait]
+pub trait Collect: Send + Sync {
+    async fn collect(&self, rule: &Rule, df: DataFrame) -> Result<Vec<RecordBatch>, RuleError>;
+}
+
+/// Rules run in this process.
+pub struct Here;
+
+#[async_trait::async_trait]
+impl Collect for Here {
+    async fn collect(&self, rule: &Rule, df: DataFrame) -> Result<Vec<RecordBatch>, RuleError> {
+        df.collect().await.map_err(|source| RuleError::Run { rule: rule.id.clone(), file: rule.file.clone(), source })
+    }
+}
+
 /// What the rules stage of a run is given.
 pub struct RulesRun<'a> {
     pub params: &'a RunParams,
@@ -102,6 +122,8 @@ pub struct RulesRun<'a> {
     pub spread: Spread,
     /// Each rule's time in the last publication, to start the longest first.
     pub last_seconds: BTreeMap<String, f64>,
+    /// How each rule's query is run to its rows.
+    pub collect: Arc<dyn Collect>,
 }
 
 /// The rules stage: runs the rules (all, or those in `only`) in a session
@@ -111,18 +133,24 @@ pub struct RulesRun<'a> {
 pub async fn run(ctx: &SessionContext, catalogue: &Catalogue, run: &RulesRun<'_>) -> Result<Vec<RuleOutput>, RuleError> {
     let fed = fed_with_columns(ctx, catalogue, &run.fed).await?;
     let fed: BTreeSet<&str> = fed.iter().map(String::as_str).collect();
-    run_all(ctx, catalogue, run.params, &fed, run.only, run.scratch, run.spread, &run.last_seconds).await
+    let how = How { params: run.params, fed: &fed, scratch: run.scratch, collect: &run.collect };
+    run_all(ctx, catalogue, &how, run.only, run.spread, &run.last_seconds).await
 }
 
-/// Runs the rules given the tables and columns fed (see [`run`]).
-#[allow(clippy::too_many_arguments)]
+/// What every rule of a run shares.
+struct How<'a> {
+    params: &'a RunParams,
+    fed: &'a BTreeSet<&'a str>,
+    scratch: Option<&'a Path>,
+    collect: &'a Arc<dyn Collect>,
+}
+
+/// Runs the chosen rules, as `spread` says (see [`run`]).
 async fn run_all(
     ctx: &SessionContext,
     catalogue: &Catalogue,
-    params: &RunParams,
-    fed: &BTreeSet<&str>,
+    how: &How<'_>,
     only: &[String],
-    scratch: Option<&Path>,
     spread: Spread,
     last_seconds: &BTreeMap<String, f64>,
 ) -> Result<Vec<RuleOutput>, RuleError> {
@@ -130,7 +158,7 @@ async fn run_all(
     let position: BTreeMap<&str, usize> = chosen.iter().enumerate().map(|(i, r)| (r.id.as_str(), i)).collect();
     let mut outputs = match spread {
         Spread::Wide(parallel) => {
-            let jobs = chosen.into_iter().map(|rule| run_one(ctx, rule, params, fed, scratch));
+            let jobs = chosen.into_iter().map(|rule| run_one(ctx, rule, how));
             futures::stream::iter(jobs).buffered(parallel.max(1)).try_collect::<Vec<_>>().await?
         }
         Spread::SideBySide(parallel) => {
@@ -139,7 +167,7 @@ async fn run_all(
             // (no hash repartitions, no order-preserving merges, no
             // partial-then-final aggregations).
             let previous = narrow(ctx, 1);
-            let jobs = longest_first(chosen, last_seconds).into_iter().map(|rule| run_one(ctx, rule, params, fed, scratch));
+            let jobs = longest_first(chosen, last_seconds).into_iter().map(|rule| run_one(ctx, rule, how));
             let ran = futures::stream::iter(jobs).buffer_unordered(parallel.max(1)).try_collect::<Vec<_>>().await;
             narrow(ctx, previous);
             ran?
@@ -160,7 +188,13 @@ fn narrow(ctx: &SessionContext, partitions: usize) -> usize {
 
 /// Plans one rule (its materialized CTEs computed first when `scratch` is
 /// given) and collects what it returns.
-async fn execute(ctx: &SessionContext, rule: &Rule, params: &RunParams, scratch: Option<&Path>) -> Result<Vec<RecordBatch>, RuleError> {
+async fn execute(
+    ctx: &SessionContext,
+    rule: &Rule,
+    params: &RunParams,
+    scratch: Option<&Path>,
+    collect: &dyn Collect,
+) -> Result<Vec<RecordBatch>, RuleError> {
     let (df, _tables) = match scratch {
         Some(dir) => {
             let (df, tables) = plan_materialized(ctx, rule, params, dir).await?;
@@ -168,17 +202,11 @@ async fn execute(ctx: &SessionContext, rule: &Rule, params: &RunParams, scratch:
         }
         None => (plan(ctx, rule, params).await?, None),
     };
-    df.collect().await.map_err(|source| RuleError::Run { rule: rule.id.clone(), file: rule.file.clone(), source })
+    collect.collect(rule, df).await
 }
 
-async fn run_one(
-    ctx: &SessionContext,
-    rule: &Rule,
-    params: &RunParams,
-    fed: &BTreeSet<&str>,
-    scratch: Option<&Path>,
-) -> Result<RuleOutput, RuleError> {
-    let missing = unmet(rule, fed);
+async fn run_one(ctx: &SessionContext, rule: &Rule, how: &How<'_>) -> Result<RuleOutput, RuleError> {
+    let missing = unmet(rule, how.fed);
     let mut report = RuleReport {
         id: rule.id.clone(),
         title: rule.title.clone(),
@@ -202,8 +230,9 @@ async fn run_one(
     // that polls it, and the rules side by side must run on every worker,
     // not all in the caller's.
     let task = {
-        let (ctx, rule, params, scratch) = (ctx.clone(), rule.clone(), params.clone(), scratch.map(Path::to_path_buf));
-        tokio::spawn(async move { execute(&ctx, &rule, &params, scratch.as_deref()).await })
+        let (ctx, rule, params, scratch) = (ctx.clone(), rule.clone(), how.params.clone(), how.scratch.map(Path::to_path_buf));
+        let collect = how.collect.clone();
+        tokio::spawn(async move { execute(&ctx, &rule, &params, scratch.as_deref(), collect.as_ref()).await })
     };
     let batches = task.await.map_err(|e| RuleError::Task {
         rule: rule.id.clone(),
@@ -260,9 +289,9 @@ mod tests {
         // The last run timed them shortest first: they start in reverse.
         let last: BTreeMap<String, f64> = catalogue.rules.iter().enumerate().map(|(i, r)| (r.id.clone(), i as f64)).collect();
         let scratch = tempfile::tempdir().expect("scratch");
-        let outputs = run_all(&ctx, &catalogue, &params, &fed, &[], Some(scratch.path()), Spread::SideBySide(3), &last)
-            .await
-            .expect("every rule runs on empty tables");
+        let collect: Arc<dyn Collect> = Arc::new(Here);
+        let how = How { params: &params, fed: &fed, scratch: Some(scratch.path()), collect: &collect };
+        let outputs = run_all(&ctx, &catalogue, &how, &[], Spread::SideBySide(3), &last).await.expect("every rule runs on empty tables");
         let ran: Vec<&str> = outputs.iter().map(|o| o.report.id.as_str()).collect();
         let listed: Vec<&str> = catalogue.rules.iter().map(|r| r.id.as_str()).collect();
         assert_eq!(ran, listed);

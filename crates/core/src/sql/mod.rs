@@ -59,3 +59,36 @@ pub fn refuse_writes(sql: &str) -> Result<(), QueryRefused> {
         Err(QueryRefused::Writes(sql.split_whitespace().next().unwrap_or("").to_uppercase()))
     }
 }
+
+/// A query engine error as an operator reads it. Running out of memory
+/// names the pipeline's own setting, `[engine] memory_limit`, where
+/// DataFusion's message names its internal key.
+pub fn explain(e: &datafusion::error::DataFusionError) -> String {
+    let text = e.to_string();
+    if !matches!(e.find_root(), datafusion::error::DataFusionError::ResourcesExhausted(_)) && !text.contains("Resources exhausted") {
+        return text;
+    }
+    let text = text
+        .replace("'datafusion.runtime.memory_limit'", "[engine] memory_limit")
+        .replace("datafusion.runtime.memory_limit", "[engine] memory_limit")
+        .replace("the memory limit config: [engine] memory_limit", "[engine] memory_limit");
+    format!("out of memory under the pipeline's [engine] memory_limit — raise it (or leave it unset to use the machine's memory): {text}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn running_out_of_memory_names_the_pipeline_setting() {
+        let e = datafusion::error::DataFusionError::ResourcesExhausted(
+            "Not enough memory to continue external sort. Consider increasing the memory limit config: 'datafusion.runtime.memory_limit', \
+             or decreasing the config: 'datafusion.execution.sort_spill_reservation_bytes'."
+                .into(),
+        );
+        let text = explain(&e);
+        assert!(text.contains("[engine] memory_limit") && !text.contains("datafusion.runtime.memory_limit"), "{text}");
+        let plain = datafusion::error::DataFusionError::Plan("no column x".into());
+        assert_eq!(explain(&plain), plain.to_string());
+    }
+}

@@ -105,6 +105,9 @@ pub struct ReadOptions {
     pub delimiter: u8,
     pub header_row: usize,
     pub sheet: Option<String>,
+    /// How far a quoted field may take one CSV record: lines, bytes.
+    pub max_record_lines: usize,
+    pub max_record_bytes: usize,
 }
 
 impl ReadOptions {
@@ -115,6 +118,8 @@ impl ReadOptions {
             delimiter: source.delimiter,
             header_row: source.header_row,
             sheet: source.sheet.clone(),
+            max_record_lines: source.max_record_lines,
+            max_record_bytes: source.max_record_bytes,
         }
     }
 }
