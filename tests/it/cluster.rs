@@ -29,12 +29,12 @@ fn rule_rows(report: &str) -> Vec<(String, u64)> {
     v["rules"].as_array().unwrap().iter().map(|r| (r["id"].as_str().unwrap().to_string(), r["rows"].as_u64().unwrap())).collect()
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// Processes stopped when the test ends, however it ends.
-struct Processes(Vec<Child>);
+pub struct Processes(pub Vec<Child>);
 
 impl Drop for Processes {
     fn drop(&mut self) {
@@ -45,21 +45,25 @@ impl Drop for Processes {
     }
 }
 
-fn spawn(args: &[&str]) -> Child {
+pub fn spawn(args: &[&str]) -> Child {
     Command::new(BIN).args(args).env("RUST_LOG", "warn").stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap()
 }
 
-/// Whether the scheduler says it has an executor (`/readyz` answers 200).
-fn ready(port: u16) -> bool {
+/// The answer of the scheduler at `port` on loopback to `GET path` (its
+/// REST API and health checks speak HTTP/1.1 on the gRPC port).
+pub fn http_get(port: u16, path: &str) -> Option<String> {
     use std::io::{Read, Write};
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    if s.write_all(b"GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").is_err() {
-        return false;
-    }
-    let mut head = [0u8; 32];
-    let n = s.read(&mut head).unwrap_or(0);
-    String::from_utf8_lossy(&head[..n]).contains(" 200 ")
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").ok()?;
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer);
+    Some(String::from_utf8_lossy(&answer).into_owned())
+}
+
+/// Whether the scheduler says it has an executor (`/readyz` answers 200).
+pub fn ready(port: u16) -> bool {
+    http_get(port, "/readyz").is_some_and(|a| a.lines().next().is_some_and(|status| status.contains(" 200 ")))
 }
 
 #[test]

@@ -233,3 +233,84 @@ fn running_out_of_memory_names_the_stage_and_the_pipelines_setting() {
     assert!(run.stderr.contains("[engine] memory_limit") && !run.stderr.contains("datafusion.runtime.memory_limit"), "{}", run.stderr);
     assert!(run.stderr.contains("sorting into") || run.stderr.contains("rule "), "the stage or rule is named: {}", run.stderr);
 }
+
+/// A real executor killed in the middle of the rules: the published cases
+/// are the local run's, or the run failed naming the rule — never other
+/// cases with exit 0. The scheduler says what happened on its stderr.
+#[cfg(feature = "cluster")]
+#[test]
+fn an_executor_killed_mid_job_never_publishes_other_cases() {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    use crate::cluster::{Processes, free_port, http_get, ready};
+
+    let p = Project::new();
+    for (name, bytes) in snapshot(&crate::common::repo().join("queries")) {
+        p.write(&format!("queries/{name}"), bytes);
+    }
+    p.run(&["demo", "--households", "3000", "--out", "data"]).ok();
+    let demo = std::fs::read_to_string(p.path("data/pipeline.toml")).unwrap();
+    p.write("data/local.toml", demo.replace("path = \"lake\"", "path = \"lake-local\"").replace("path = \"out\"", "path = \"out-local\""));
+    p.run(&["run", "data/local.toml"]).ok();
+
+    let port = free_port();
+    let scheduler = format!("df://127.0.0.1:{port}");
+    let text = demo.replace("[engine]\n", &format!("[engine]\nkind = \"ballista\"\nscheduler = \"{scheduler}\"\njob_timeout = \"150s\"\n"));
+    p.write("data/cluster.toml", text);
+    let log = std::fs::File::create(p.path("scheduler.log")).unwrap();
+    let mut cluster = Processes(vec![
+        Command::new(crate::common::BIN)
+            .args(["scheduler", "--port", &port.to_string()])
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    ]);
+    for i in 0..2 {
+        let work = p.path(&format!("executor-{i}"));
+        cluster.0.push(crate::cluster::spawn(&[
+            "executor", "--scheduler", &scheduler, "--port", &free_port().to_string(), "--grpc-port", &free_port().to_string(),
+            "--work-dir", work.to_str().unwrap(), "--vcores", "1",
+        ]));
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !ready(port) {
+        assert!(Instant::now() < deadline, "the scheduler never had an executor");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    std::thread::sleep(Duration::from_secs(2)); // the second executor registers too
+
+    let run = Command::new(crate::common::BIN)
+        .args(["--json", "run", "data/cluster.toml"])
+        .current_dir(p.dir.path())
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Kill an executor once a rule's job is running on the cluster.
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        assert!(Instant::now() < deadline, "no rule's job ever ran");
+        let running = http_get(port, "/api/jobs").is_some_and(|body| body.contains("\"Running\""));
+        if running {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    cluster.0[2].kill().unwrap();
+    let out = run.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!("the run ended with {:?}; it said:\n{}", out.status.code(), stderr.lines().filter(|l| !l.contains(" INFO ")).collect::<Vec<_>>().join("\n"));
+    match out.status.code() {
+        Some(0) => assert_eq!(p.all_cases("data/cluster.toml", &[]), p.all_cases("data/local.toml", &[]), "published: the local run's cases"),
+        Some(1) => assert!(stderr.contains("error: rule "), "a failed run names the rule: {stderr}"),
+        other => panic!("exit {other:?}: {stderr}"),
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let said = std::fs::read_to_string(p.path("scheduler.log")).unwrap();
+    assert!(said.contains("executor registered") && said.contains("job started"), "{said}");
+}
