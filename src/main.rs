@@ -15,6 +15,16 @@ use fundwatch_core::progress::Progress;
 use serde::Serialize;
 use tracing_subscriber::EnvFilter;
 
+/// A duration on the command line: `90s`, `10m`, `2h`.
+fn duration(text: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(text).map_err(|e| format!("\"{text}\" is not a duration (e.g. 90s, 10m, 2h): {e}"))
+}
+
+/// A size on the command line: `512MiB`, `4GiB`.
+fn size(text: &str) -> Result<u64, String> {
+    text.parse::<bytesize::ByteSize>().map(|b| b.as_u64()).ok().filter(|b| *b > 0).ok_or_else(|| format!("\"{text}\" is not a size (e.g. 512MiB, 4GiB)"))
+}
+
 /// A date on the command line, in any form the extracts may use (2024-07-15, 2024/7/15, 20240715).
 fn date(text: &str) -> Result<NaiveDate, String> {
     fundwatch_core::value::parse_date(text).ok_or_else(|| format!("\"{text}\" is not a date (e.g. 2024-07-15)"))
@@ -105,6 +115,12 @@ enum Command {
         /// The lake dataset to query (default: params.as_of, else the newest in the lake).
         #[arg(long, value_name = "DATE", value_parser = date)]
         as_of: Option<NaiveDate>,
+        /// Stop the query after this long (e.g. 90s, 10m, 2h).
+        #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = duration)]
+        timeout: std::time::Duration,
+        /// The memory the query may use (default: [engine] memory_limit, else 4GiB): sorts beyond it spill, a join that cannot is stopped.
+        #[arg(long, value_name = "SIZE", value_parser = size)]
+        memory_limit: Option<u64>,
     },
     /// The cases a run published (the newest, or --as-of), filtered.
     Cases {
@@ -281,8 +297,9 @@ async fn dispatch(cli: Cli, progress: Progress) -> Result<Outcome, fundwatch_cor
             let report = commands::check::check(&pipeline).await?;
             print(json, &report, commands::check::CheckReport::render);
         }
-        Command::Sql { pipeline, execute, file, format, out, as_of } => {
-            commands::sql::sql(&pipeline, execute.as_deref(), file.as_deref(), format, out.as_deref(), as_of).await?;
+        Command::Sql { pipeline, execute, file, format, out, as_of, timeout, memory_limit } => {
+            let bounds = commands::sql::Bounds { timeout, memory_limit };
+            commands::sql::sql(&pipeline, execute.as_deref(), file.as_deref(), format, out.as_deref(), as_of, bounds).await?;
         }
         Command::Cases { pipeline, as_of, status, region, rule, severity, format, out } => {
             let filter = commands::cases::CaseFilter { statuses: status, region, rules: rule, severity };

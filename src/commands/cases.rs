@@ -58,7 +58,7 @@ pub async fn cases(file: &Path, as_of: Option<NaiveDate>, filter: &CaseFilter, f
         column(&|c| Some(c.title.clone())),
         column(&|c| c.region_code.clone()),
         column(&|c| publish::shown_id(c.id_no.as_deref(), mask)),
-        column(&|c| c.name.clone()),
+        column(&|c| c.name.as_deref().map(|n| publish::mask::for_people(n, mask))),
         column(&|c| c.period.clone()),
         column(&|c| c.amount_at_risk.map(format_cents)),
         column(&|c| Some(c.first_seen.to_string())),

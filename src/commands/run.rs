@@ -123,6 +123,7 @@ pub async fn run(file: &Path, options: RunOptions<'_>, progress: &Progress) -> R
         spread: Spread::for_session(&session, engine.on_cluster()),
         last_seconds: publish::last_rule_seconds(Destination::of(&workspace).root),
         collect: engine.collector()?,
+        timeout: pipeline.engine.rule_timeout,
     };
     let outputs = rules::run::run(&session, &catalogue, &plan).await?;
     drop(scratch);

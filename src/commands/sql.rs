@@ -21,6 +21,17 @@ pub enum SqlFormat {
     Parquet,
 }
 
+/// How far an analyst's query may go.
+pub struct Bounds {
+    pub timeout: std::time::Duration,
+    /// Bytes; none: the pipeline's `[engine] memory_limit`, else [`DEFAULT_MEMORY`].
+    pub memory_limit: Option<u64>,
+}
+
+/// The memory an analyst's query may use when neither `--memory-limit` nor
+/// the pipeline says: a cross join by mistake stops here, not at the machine's end.
+const DEFAULT_MEMORY: u64 = 4 << 30;
+
 /// Runs one read-only query over the lake and writes its rows.
 pub async fn sql(
     file: &Path,
@@ -29,6 +40,7 @@ pub async fn sql(
     format: SqlFormat,
     out: Option<&Path>,
     as_of: Option<NaiveDate>,
+    bounds: Bounds,
 ) -> Result<(), Error> {
     let text = match (query, query_file) {
         (Some(q), _) => q.to_string(),
@@ -44,7 +56,12 @@ pub async fn sql(
     refuse_writes(&text)?;
 
     let pipeline = Pipeline::load(file)?;
-    let engine = Engine::new(&pipeline.engine)?;
+    if let Some(out) = out {
+        refuse_to_overwrite(&pipeline, out)?;
+    }
+    let mut config = pipeline.engine.clone();
+    config.memory_limit = bounds.memory_limit.or(config.memory_limit).or(Some(DEFAULT_MEMORY));
+    let engine = Engine::new(&config)?;
     let lake = Lake::for_reading(&pipeline).await?;
     if let Some(remote) = lake.remote() {
         let (url, store) = remote.registration();
@@ -60,8 +77,34 @@ pub async fn sql(
     let ctx = engine.lake_session(&lake, &catalogue, &params, as_of).await?;
     register_rules(&ctx, &catalogue, &params).await?;
     let df = ctx.sql_with_options(&text, read_only()).await.map_err(Error::Query)?;
-    let batches = df.collect().await.map_err(Error::QueryRun)?;
+    let batches = match tokio::time::timeout(bounds.timeout, df.collect()).await {
+        Ok(rows) => rows.map_err(Error::QueryRun)?,
+        Err(_) => {
+            return Err(Error::Stopped(format!(
+                "the query ran past --timeout {} and was stopped (an endless WITH RECURSIVE, or a join larger than meant?)",
+                humantime::format_duration(bounds.timeout)
+            )));
+        }
+    };
     write_rows(&batches, format, out)
+}
+
+/// `--out` may not write into the lake or the publication: a query's rows
+/// there would be read as data or sent to teams as published.
+fn refuse_to_overwrite(pipeline: &Pipeline, out: &Path) -> Result<(), Error> {
+    let absolute = |p: &Path| {
+        let cwd = std::env::current_dir().unwrap_or_default();
+        fundwatch_core::config::lexical_join(&cwd, p)
+    };
+    let target = absolute(out);
+    for (what, location) in [("the lake", &pipeline.lake), ("the publication", &pipeline.publish.location)] {
+        if let fundwatch_core::config::Location::Local(dir) = location
+            && target.starts_with(absolute(dir))
+        {
+            return Err(Error::Usage(format!("--out {}: inside {what} ({}); write the rows elsewhere", out.display(), dir.display())));
+        }
+    }
+    Ok(())
 }
 
 pub(super) fn write_rows(batches: &[RecordBatch], format: SqlFormat, out: Option<&Path>) -> Result<(), Error> {

@@ -171,3 +171,19 @@ amount = "发放金额"
 period = "发放月份"
 paid_on = "发放日期"
 "#;
+
+/// A Python virtual environment in the build's scratch directory with
+/// `packages` installed (once), for tests that need a tool from PyPI.
+/// Returns its directory.
+pub fn python_venv(name: &str, packages: &[&str]) -> PathBuf {
+    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let ready = venv.join(".installed");
+    if !ready.exists() {
+        let made = Command::new("python3").args(["-m", "venv"]).arg(&venv).status().expect("python3 (to make a virtual environment)");
+        assert!(made.success(), "python3 -m venv {}", venv.display());
+        let installed = Command::new(venv.join("bin/pip")).args(["install", "--quiet"]).args(packages).status().expect("pip");
+        assert!(installed.success(), "pip install {packages:?} into {}", venv.display());
+        std::fs::write(&ready, packages.join("\n")).unwrap();
+    }
+    venv
+}

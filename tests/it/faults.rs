@@ -110,7 +110,7 @@ async fn values_from_the_future_are_quarantined_with_their_own_reasons() {
     p.write("data/payouts.csv", gbk(&format!("{PAYOUT_HEADERS}\n{}\n", rows.join("\n"))));
     p.pipeline(&format!("[sources.payouts]\npath = \"../data/payouts.csv\"\nquarantine_threshold = 0.9\n[sources.payouts.columns]\n{PAYOUT_MAPPING}"));
     p.run(&["ingest", "pipelines/p.toml"]).ok();
-    let q = query(&p.lake().join("quarantine/as_of=2024-07-15"), "SELECT source_row, reason_code, reason FROM t ORDER BY source_row").await;
+    let q = query(&p.lake().join("quarantine/as_of_date=2024-07-15"), "SELECT source_row, reason_code, reason FROM t ORDER BY source_row").await;
     let codes: Vec<(String, String)> = q.iter().map(|r| (r[0].clone(), r[1].clone())).collect();
     assert_eq!(
         codes,
@@ -158,7 +158,7 @@ async fn a_stray_quote_sets_aside_its_own_line_and_nothing_else() {
     let (now, before) = (source(&report), source(&clean));
     assert_eq!(now["rows_read"], before["rows_read"], "every line is still a row read");
     assert_eq!(now["rows_quarantined"].as_u64(), before["rows_quarantined"].as_u64().map(|n| n + 1), "only line 11 is set aside");
-    let q = query(&p.lake().join("quarantine/as_of=2024-07-16"), "SELECT source_row, reason_code FROM t WHERE reason_code = 'stray_quote'").await;
+    let q = query(&p.lake().join("quarantine/as_of_date=2024-07-16"), "SELECT source_row, reason_code FROM t WHERE reason_code = 'stray_quote'").await;
     assert_eq!(q, [["11", "stray_quote"]]);
 }
 
@@ -170,7 +170,7 @@ async fn a_file_cut_inside_its_last_row_is_quarantined_as_cut_and_warned_about()
     p.pipeline(&format!("[sources.payouts]\npath = \"../data/payouts.csv\"\nquarantine_threshold = 0.9\n[sources.payouts.columns]\n{PAYOUT_MAPPING}"));
     let run = p.run(&["ingest", "pipelines/p.toml"]).ok();
     assert!(run.stdout.contains("data/payouts.csv ends inside row 3: the extract was cut short"), "{}", run.stdout);
-    let q = query(&p.lake().join("quarantine/as_of=2024-07-15"), "SELECT source_row, reason_code, raw FROM t").await;
+    let q = query(&p.lake().join("quarantine/as_of_date=2024-07-15"), "SELECT source_row, reason_code, raw FROM t").await;
     assert_eq!(q, [["3", "cut_short", "C1,dibao,2201020"]]);
 }
 
@@ -210,7 +210,7 @@ fn a_run_killed_between_its_history_and_its_publication_counts_nothing_as_seen()
     let p = sample_project();
     let killed = p.run_with_env(&["run", "pipelines/nightly.toml"], &[("FUNDWATCH_FAILPOINT", "publish.after_history")]);
     assert_eq!(killed.code, 1, "{}", killed.stderr);
-    assert!(p.path("lake/history/as_of=2024-07-15/cases.parquet").is_file(), "the history was written");
+    assert!(p.path("lake/history/as_of_date=2024-07-15/cases.parquet").is_file(), "the history was written");
     assert!(!p.path("out/latest").exists(), "but nothing was published");
 
     // The next night: every case is new, first seen tonight, and --fail-on sees them.

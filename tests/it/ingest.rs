@@ -157,7 +157,7 @@ async fn every_format_and_encoding_yields_the_same_rows() {
     assert!(encodings.contains(&("bom".into(), "UTF-8".into())), "{encodings:?}");
 
     let rows = query(
-        &p.lake().join("payouts/as_of=2024-07-15"),
+        &p.lake().join("payouts/as_of_date=2024-07-15"),
         "SELECT source_file, payout_id, program, region_code, id_no, name, account_no, amount, period, paid_on, id_valid \
          FROM t ORDER BY source_file, payout_id",
     )
@@ -206,7 +206,7 @@ async fn every_kind_of_broken_row_is_quarantined_with_file_row_column_and_reason
     assert_eq!((s["rows_read"].as_u64(), s["rows_loaded"].as_u64(), s["rows_quarantined"].as_u64()), (Some(14), Some(5), Some(9)));
 
     let quarantine = query(
-        &p.lake().join("quarantine/as_of=2024-07-15"),
+        &p.lake().join("quarantine/as_of_date=2024-07-15"),
         "SELECT source_row, reason_code, coalesce(\"column\", '-'), source_file FROM t ORDER BY source_row",
     )
     .await;
@@ -226,11 +226,11 @@ async fn every_kind_of_broken_row_is_quarantined_with_file_row_column_and_reason
         ]
     );
     assert!(quarantine.iter().all(|r| r[3] == "data/payouts.csv"));
-    let reasons = query(&p.lake().join("quarantine/as_of=2024-07-15"), "SELECT reason, raw FROM t WHERE source_row IN (9, 11) ORDER BY source_row").await;
+    let reasons = query(&p.lake().join("quarantine/as_of_date=2024-07-15"), "SELECT reason, raw FROM t WHERE source_row IN (9, 11) ORDER BY source_row").await;
     assert_eq!(reasons[0][0], "column 发放金额 (amount): \"一百元\" is not an amount");
     assert!(reasons[1][1].contains('\u{FFFD}') && reasons[1][1].starts_with("B8,dibao"), "{}", reasons[1][1]);
 
-    let loaded = query(&p.lake().join("payouts/as_of=2024-07-15"), "SELECT payout_id, source_row, id_no, id_valid, name FROM t ORDER BY source_row").await;
+    let loaded = query(&p.lake().join("payouts/as_of_date=2024-07-15"), "SELECT payout_id, source_row, id_no, id_valid, name FROM t ORDER BY source_row").await;
     let got: Vec<String> = loaded.iter().map(|r| r.join(" ")).collect();
     assert_eq!(
         got,
@@ -253,8 +253,9 @@ async fn json_lines_and_sheets_quarantine_their_own_broken_records() {
          \n\
          {\"身份证号\":\"110101199003074477\",\"姓名\":\n\
          {\"身份证号\":\"110101199003074477\",\"姓名\":{\"nested\":1},\"区划\":\"220102001001\",\"户号\":\"H1\",\"状态\":\"正常\"}\n\
-         {\"身份证号\":110101199003074477,\"姓名\":\"王五\",\"区划\":\"220102001001\",\"户号\":\"H2\",\"状态\":\"失踪\"}\n\
-         {\"身份证号\":\"11010519491231002X\",\"姓名\":\"张三\",\"区划\":\"220102001001\",\"户号\":\"H3\",\"状态\":\"迁出\"}\n",
+         {\"身份证号\":\"110101199003074478\",\"姓名\":\"王五\",\"区划\":\"220102001001\",\"户号\":\"H2\",\"状态\":\"失踪\"}\n\
+         {\"身份证号\":\"11010519491231002X\",\"姓名\":\"张三\",\"区划\":\"220102001001\",\"户号\":\"H3\",\"状态\":\"迁出\"}\n\
+         {\"身份证号\":110101199003074479,\"姓名\":\"赵六\",\"区划\":\"220102001001\",\"户号\":\"H4\",\"状态\":\"正常\"}\n",
     );
     p.pipeline(
         "[sources.residents]\npath = \"../data/residents.jsonl\"\nquarantine_threshold = 0.9\n\
@@ -262,13 +263,15 @@ async fn json_lines_and_sheets_quarantine_their_own_broken_records() {
          [sources.residents.values.status]\n\"正常\" = \"normal\"\n\"迁出\" = \"moved_out\"\n",
     );
     p.run(&["ingest", "pipelines/p.toml"]).ok();
-    let q = query(&p.lake().join("quarantine/as_of=2024-07-15"), "SELECT source_row, reason_code, reason FROM t ORDER BY source_row").await;
-    assert_eq!(q.len(), 3, "{q:?}");
+    let q = query(&p.lake().join("quarantine/as_of_date=2024-07-15"), "SELECT source_row, reason_code, reason FROM t ORDER BY source_row").await;
+    assert_eq!(q.len(), 4, "{q:?}");
     assert_eq!((q[0][0].as_str(), q[0][1].as_str()), ("3", "bad_record"));
     assert_eq!((q[1][0].as_str(), q[1][1].as_str()), ("4", "bad_record"));
     assert_eq!((q[2][0].as_str(), q[2][1].as_str()), ("5", "unknown_value"));
     assert!(q[2][2].contains("\"失踪\" is not one of normal, deceased, moved_out"), "{}", q[2][2]);
-    let loaded = query(&p.lake().join("residents/as_of=2024-07-15"), "SELECT source_row, status FROM t ORDER BY source_row").await;
+    // An ID written as a JSON number is set aside, not rounded through a float.
+    assert_eq!((q[3][0].as_str(), q[3][1].as_str()), ("7", "number_for_text"));
+    let loaded = query(&p.lake().join("residents/as_of_date=2024-07-15"), "SELECT source_row, status FROM t ORDER BY source_row").await;
     assert_eq!(loaded, vec![vec!["1".to_string(), "normal".into()], vec!["6".into(), "moved_out".into()]]);
 }
 
@@ -289,7 +292,7 @@ fn a_source_over_its_quarantine_threshold_fails_the_run_naming_file_and_reasons(
     assert!(run.stderr.contains("2 rows: bad_amount — first at row 3"), "{}", run.stderr);
     // The rejected rows are kept; the source's rows do not enter the lake; nothing is published.
     assert!(!crate::common::snapshot(&p.path("lake/quarantine")).is_empty());
-    assert!(!p.path("lake/payouts/as_of=2024-07-15").exists() || crate::common::snapshot(&p.path("lake/payouts")).is_empty());
+    assert!(!p.path("lake/payouts/as_of_date=2024-07-15").exists() || crate::common::snapshot(&p.path("lake/payouts")).is_empty());
     assert!(!p.path("out/2024-07-15/manifest.json").exists());
 }
 
@@ -368,11 +371,11 @@ async fn the_lake_is_sorted_for_the_rules_and_says_so() {
     );
     p.pipeline(&format!("[sources.payouts]\npath = \"../data/p.csv\"\n[sources.payouts.columns]\n{PAYOUT_MAPPING}"));
     p.run(&["ingest", "pipelines/p.toml"]).ok();
-    let rows = query_in_file_order(&p.lake().join("payouts/as_of=2024-07-15"), "SELECT payout_id FROM t").await;
+    let rows = query_in_file_order(&p.lake().join("payouts/as_of_date=2024-07-15"), "SELECT payout_id FROM t").await;
     let order: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
     assert_eq!(order, ["P3", "P2", "P4", "P1"]);
     use datafusion::parquet::file::reader::FileReader;
-    let dir = p.lake().join("payouts/as_of=2024-07-15");
+    let dir = p.lake().join("payouts/as_of_date=2024-07-15");
     let part = std::fs::read_dir(&dir).unwrap().next().unwrap().unwrap().path();
     let reader = datafusion::parquet::file::serialized_reader::SerializedFileReader::new(std::fs::File::open(part).unwrap()).unwrap();
     let rg = reader.metadata().row_group(0);
@@ -415,7 +418,7 @@ async fn an_ingest_that_spills_under_a_budget_writes_the_same_sorted_lake() {
         p.write("data/payouts.csv", &text);
         p.pipeline(&format!("{engine}[sources.payouts]\npath = \"../data/payouts.csv\"\n[sources.payouts.columns]\n{PAYOUT_MAPPING}"));
         p.run(&["ingest", "pipelines/p.toml"]).ok();
-        let dir = p.lake().join("payouts/as_of=2024-07-15");
+        let dir = p.lake().join("payouts/as_of_date=2024-07-15");
         orders.push(query_in_file_order(&dir, "SELECT id_no, period, payout_id FROM t").await);
     }
     assert_eq!(orders[0].len(), 200_000);

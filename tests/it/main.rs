@@ -9,6 +9,7 @@ mod cluster;
 mod common;
 mod faults;
 mod field;
+mod hostile;
 mod ingest;
 mod publish;
 mod rules;

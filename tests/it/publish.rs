@@ -78,7 +78,7 @@ fn cases_live_across_runs_resolved_open_suppressed_without_double_counting() {
     assert_eq!(std::fs::read_link(p.path("out/latest")).unwrap().to_string_lossy(), "2024-07-16");
 }
 
-fn xlsx_text(bytes: &[u8]) -> String {
+pub fn xlsx_text(bytes: &[u8]) -> String {
     let mut book: Xlsx<_> = Xlsx::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
     let mut text = String::new();
     for name in book.sheet_names() {

@@ -3,7 +3,7 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -29,16 +29,7 @@ fn moto_server() -> PathBuf {
         if on_path.is_ok_and(|s| s.success()) {
             return PathBuf::from("moto_server");
         }
-        let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("moto-venv");
-        let bin = venv.join("bin/moto_server");
-        if !bin.exists() {
-            let made = Command::new("python3").args(["-m", "venv"]).arg(&venv).status().expect("python3 (to install moto)");
-            assert!(made.success(), "python3 -m venv {}", venv.display());
-            let pip = venv.join("bin/pip");
-            let installed = Command::new(&pip).args(["install", "--quiet", "moto[server]"]).status().expect("pip");
-            assert!(installed.success(), "pip install 'moto[server]' into {}", venv.display());
-        }
-        bin
+        crate::common::python_venv("moto-venv", &["moto[server]"]).join("bin/moto_server")
     })
     .clone()
 }
@@ -157,10 +148,12 @@ async fn the_sample_pipeline_on_an_object_store_finds_exactly_the_cases_of_the_l
 
     // The lake is on the store, partitioned as on a disk.
     let lake = Remote::connect("s3://fundwatch/lake", &moto.config()).await.unwrap();
-    let parts = lake.list("payouts/as_of=2024-07-15").await.unwrap();
+    let parts = lake.list("payouts/as_of_date=2024-07-15").await.unwrap();
     assert!(!parts.is_empty() && parts.iter().all(|(k, _)| k.ends_with(".parquet")), "{parts:?}");
-    assert!(!lake.list("quarantine/as_of=2024-07-15").await.unwrap().is_empty(), "rejected rows are kept on the store");
-    assert_eq!(lake.list("history/as_of=2024-07-15").await.unwrap().len(), 1, "the case history is on the store");
+    assert!(!lake.list("quarantine/as_of_date=2024-07-15").await.unwrap().is_empty(), "rejected rows are kept on the store");
+    let history: Vec<String> = lake.list("history/as_of_date=2024-07-15").await.unwrap().into_iter().map(|(k, _)| k).collect();
+    assert_eq!(history.iter().filter(|k| k.ends_with(".parquet")).count(), 1, "the case history is on the store: {history:?}");
+    assert!(history.iter().any(|k| k.ends_with("/publication")), "with the publication it belongs to: {history:?}");
 
     // Readers find the publication through the pointer written last.
     let out = Remote::connect("s3://fundwatch/out", &moto.config()).await.unwrap();

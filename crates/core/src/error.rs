@@ -54,6 +54,9 @@ pub enum Error {
     /// Analyst SQL that failed while it ran.
     #[error("the query failed: {}", crate::sql::explain(.0))]
     QueryRun(#[source] datafusion::error::DataFusionError),
+    /// A query stopped at its `--timeout`.
+    #[error("{0}")]
+    Stopped(String),
     /// Where a command writes its rows (a file, stdout).
     #[error("{target}: {source}")]
     Output { target: String, source: Box<dyn std::error::Error + Send + Sync> },
@@ -84,6 +87,7 @@ impl Error {
             | Error::Cases(_)
             | Error::Publish(_)
             | Error::QueryRun(_)
+            | Error::Stopped(_)
             | Error::Output { .. } => FAILED,
         }
     }

@@ -21,7 +21,10 @@ pub fn hit(name: &str) -> Result<(), Failpoint> {
             continue;
         }
         match action.trim().strip_prefix("sleep:") {
-            Some(secs) => std::thread::sleep(Duration::from_secs_f64(secs.parse().unwrap_or(1.0))),
+            Some(secs) => {
+                let secs: f64 = secs.parse().ok().filter(|s: &f64| s.is_finite() && *s >= 0.0).unwrap_or(1.0);
+                std::thread::sleep(Duration::from_secs_f64(secs.min(3600.0)));
+            }
             None => return Err(Failpoint(name.to_string())),
         }
     }

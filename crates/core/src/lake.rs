@@ -3,10 +3,14 @@
 //! stand-in — and how a session sees them.
 //!
 //! ```text
-//! <lake>/<table>/as_of=<date>/part-<key>.parquet      one part per input file
-//! <lake>/quarantine/as_of=<date>/<table>-<key>.parquet rejected rows, with reasons
-//! <lake>/history/as_of=<date>/cases.parquet            the cases a run published
+//! <lake>/<table>/as_of_date=<date>/part-<key>.parquet      one part per input file
+//! <lake>/quarantine/as_of_date=<date>/<table>-<key>.parquet rejected rows, with reasons
+//! <lake>/history/as_of_date=<date>/cases.parquet            the cases a run published
 //! ```
+//!
+//! The folders are Hive partitions, so pandas, pyarrow and DuckDB read a
+//! table's every date at once with the date as a column of its own; it is
+//! `as_of_date`, which no table has (a column `as_of` does: deposits').
 //!
 //! A part's key hashes the input's content, the source's settings and the
 //! as-of date, so an unchanged input maps to an existing part and is not
@@ -55,6 +59,19 @@ const PART_INFO_KEY: &str = "fundwatch.part";
 
 /// The dataset of rejected rows has this name beside the tables.
 pub const QUARANTINE: &str = "quarantine";
+
+/// The Hive partition key of a dated folder.
+const DATE_KEY: &str = "as_of_date";
+
+/// The folder of one as-of date: `as_of_date=2024-07-15`.
+fn dated(as_of: NaiveDate) -> String {
+    format!("{DATE_KEY}={as_of}")
+}
+
+/// The as-of date a folder is for.
+fn date_of(folder: &str) -> Option<NaiveDate> {
+    folder.strip_prefix(DATE_KEY)?.strip_prefix('=').and_then(value::parse_date)
+}
 
 /// The case history's directory beside the tables.
 const HISTORY: &str = "history";
@@ -165,7 +182,7 @@ impl Lake {
     /// object store (with a trailing slash, so it is read as a listing).
     pub fn dataset_location(&self, table: &str, as_of: NaiveDate) -> String {
         match &self.remote {
-            Some(r) => format!("{}/", r.url_of(&format!("{table}/as_of={as_of}"))),
+            Some(r) => format!("{}/", r.url_of(&format!("{table}/{}", dated(as_of)))),
             None => self.table_dir(table, as_of).to_string_lossy().into_owned(),
         }
     }
@@ -173,7 +190,7 @@ impl Lake {
     /// Whether a table's dataset for `as_of` holds any part.
     pub async fn has_parts(&self, table: &str, as_of: NaiveDate) -> Result<bool, StoreError> {
         match &self.remote {
-            Some(r) => Ok(r.list(&format!("{table}/as_of={as_of}")).await?.iter().any(|(k, _)| k.ends_with(".parquet"))),
+            Some(r) => Ok(r.list(&format!("{table}/{}", dated(as_of))).await?.iter().any(|(k, _)| k.ends_with(".parquet"))),
             None => Ok(self.parts(table, as_of).map(|p| !p.is_empty()).unwrap_or(false)),
         }
     }
@@ -188,7 +205,7 @@ impl Lake {
                     .map(|entries| entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
                     .unwrap_or_default(),
             };
-            dates.extend(names.iter().filter_map(|n| n.strip_prefix("as_of=").and_then(value::parse_date)));
+            dates.extend(names.iter().filter_map(|n| date_of(n)));
         }
         Ok(dates)
     }
@@ -198,7 +215,7 @@ impl Lake {
     }
 
     pub fn table_dir(&self, table: &str, as_of: NaiveDate) -> PathBuf {
-        self.root.join(table).join(format!("as_of={as_of}"))
+        self.root.join(table).join(dated(as_of))
     }
 
     pub fn part_path(&self, table: &str, as_of: NaiveDate, key: &str) -> PathBuf {
@@ -216,7 +233,7 @@ impl Lake {
 
     /// Where the source gate's judgements of `as_of` are kept.
     pub fn gate_path(&self, as_of: NaiveDate) -> PathBuf {
-        self.root.join(GATES).join(format!("as_of={as_of}")).join(GATE_FILE)
+        self.root.join(GATES).join(dated(as_of)).join(GATE_FILE)
     }
 
     /// The gate files of the nights before `as_of`, newest first.
@@ -226,7 +243,7 @@ impl Lake {
             .flatten()
             .filter_map(|e| {
                 let name = e.file_name().to_string_lossy().into_owned();
-                let date = name.strip_prefix("as_of=").and_then(value::parse_date)?;
+                let date = date_of(&name)?;
                 let path = e.path().join(GATE_FILE);
                 (date < as_of && path.is_file()).then_some((date, path))
             })
@@ -237,13 +254,13 @@ impl Lake {
 
     /// Where the cases published for `as_of` are kept (in the local directory).
     pub fn history_path(&self, as_of: NaiveDate) -> PathBuf {
-        self.root.join(HISTORY).join(format!("as_of={as_of}")).join(HISTORY_FILE)
+        self.root.join(HISTORY).join(dated(as_of)).join(HISTORY_FILE)
     }
 
     /// Beside a history snapshot: the name of the publication it was written
     /// for. The snapshot is history only while that publication is current.
     pub fn history_publication_path(&self, as_of: NaiveDate) -> PathBuf {
-        self.root.join(HISTORY).join(format!("as_of={as_of}")).join(HISTORY_PUBLICATION)
+        self.root.join(HISTORY).join(dated(as_of)).join(HISTORY_PUBLICATION)
     }
 
     /// The history snapshots of the as-of dates before `as_of`, newest first.
@@ -253,7 +270,7 @@ impl Lake {
             .flatten()
             .filter_map(|e| {
                 let name = e.file_name().to_string_lossy().into_owned();
-                let date = name.strip_prefix("as_of=").and_then(value::parse_date)?;
+                let date = date_of(&name)?;
                 let path = e.path().join(HISTORY_FILE);
                 (date < as_of && path.is_file()).then_some((date, path))
             })
@@ -295,7 +312,7 @@ impl Lake {
     pub async fn fetch(&self, as_of: NaiveDate) -> Result<(), LakeError> {
         let Some(remote) = &self.remote else { return Ok(()) };
         for dataset in datasets() {
-            let rel = format!("{dataset}/as_of={as_of}");
+            let rel = format!("{dataset}/{}", dated(as_of));
             for (sub, _) in remote.list(&rel).await? {
                 if sub.ends_with(".parquet") {
                     remote.download(&sub, &self.root.join(&sub)).await?;
@@ -305,20 +322,20 @@ impl Lake {
         // The newest two: if the newest was written by a run that died
         // before publishing, the one before it is the history.
         let mut previous: Vec<NaiveDate> =
-            remote.dirs(HISTORY).await?.into_iter().filter_map(|d| d.strip_prefix("as_of=").and_then(value::parse_date)).filter(|d| *d < as_of).collect();
+            remote.dirs(HISTORY).await?.into_iter().filter_map(|d| date_of(&d)).filter(|d| *d < as_of).collect();
         previous.sort_by(|a, b| b.cmp(a));
         for d in previous.into_iter().take(2) {
-            for (sub, _) in remote.list(&format!("{HISTORY}/as_of={d}")).await? {
+            for (sub, _) in remote.list(&format!("{HISTORY}/{}", dated(d))).await? {
                 if sub.ends_with(&format!("/{HISTORY_FILE}")) || sub.ends_with(&format!("/{HISTORY_PUBLICATION}")) {
                     remote.download(&sub, &self.root.join(&sub)).await?;
                 }
             }
         }
         let mut gates: Vec<NaiveDate> =
-            remote.dirs(GATES).await?.into_iter().filter_map(|d| d.strip_prefix("as_of=").and_then(value::parse_date)).filter(|d| *d < as_of).collect();
+            remote.dirs(GATES).await?.into_iter().filter_map(|d| date_of(&d)).filter(|d| *d < as_of).collect();
         gates.sort_by(|a, b| b.cmp(a));
         for d in gates.into_iter().take(GATE_NIGHTS) {
-            let rel = format!("{GATES}/as_of={d}/{GATE_FILE}");
+            let rel = format!("{GATES}/{}/{GATE_FILE}", dated(d));
             if remote.get(&rel).await?.is_some() {
                 remote.download(&rel, &self.root.join(&rel)).await?;
             }
@@ -332,7 +349,7 @@ impl Lake {
         let Some(remote) = &self.remote else { return Ok(()) };
         let (mut uploaded, mut deleted) = (0, 0);
         for dataset in datasets() {
-            let rel = format!("{dataset}/as_of={as_of}");
+            let rel = format!("{dataset}/{}", dated(as_of));
             let dir = self.root.join(&rel);
             let local: BTreeSet<String> = list_parquet(&dir)
                 .map_err(|e| LakeError::io(&dir, e))?

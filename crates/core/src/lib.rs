@@ -14,6 +14,8 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod failpoint;
+#[cfg(test)]
+mod fuzz;
 pub mod idcard;
 pub mod ingest;
 pub mod lake;

@@ -36,18 +36,28 @@ pub enum Kind {
     Bool,
     /// Text restricted to a closed set of canonical values.
     Enum(&'static [&'static str]),
+    /// A GB/T 2260 region code: digits only, of one of these lengths
+    /// (county 6, township 9, village 12; a standard may name a province
+    /// or a city by its first 2 or 4).
+    Region(&'static [usize]),
 }
 
 impl Kind {
     pub fn data_type(self) -> DataType {
         match self {
-            Kind::Str | Kind::Id | Kind::Month | Kind::Enum(_) => DataType::Utf8,
+            Kind::Str | Kind::Id | Kind::Month | Kind::Enum(_) | Kind::Region(_) => DataType::Utf8,
             Kind::Date => DataType::Date32,
             Kind::Money => DataType::Decimal128(MONEY_PRECISION, MONEY_SCALE),
             Kind::Int => DataType::Int64,
             Kind::Float => DataType::Float64,
             Kind::Bool => DataType::Boolean,
         }
+    }
+
+    /// Whether its values are text to be taken as written (not numbers,
+    /// dates or flags that may arrive as such).
+    pub fn is_text(self) -> bool {
+        matches!(self, Kind::Str | Kind::Id | Kind::Enum(_) | Kind::Region(_))
     }
 
     /// The word used in error messages: `"x" is not a <noun>`.
@@ -61,6 +71,7 @@ impl Kind {
             Kind::Float => "number",
             Kind::Bool => "yes/no value",
             Kind::Enum(_) => "known value",
+            Kind::Region(_) => "region code",
         }
     }
 }
@@ -166,6 +177,10 @@ pub const OUTCOME: &[&str] = &["confirmed", "false_positive", "corrected"];
 pub const RETURN_STATUS: &[&str] = &["success", "failed", "returned"];
 pub const RESIDENT_STATUS: &[&str] = &["normal", "deceased", "moved_out"];
 pub const RECEIVED: &[&str] = &["full", "partial", "none"];
+/// Where a person or a payment is: county, township or village.
+const PLACE: Kind = Kind::Region(&[6, 9, 12]);
+/// What a standard applies to: a province or city by its prefix, or a place.
+const PREFIX: Kind = Kind::Region(&[2, 4, 6, 9, 12]);
 
 pub static TABLES: &[Table] = &[
     Table {
@@ -174,7 +189,7 @@ pub static TABLES: &[Table] = &[
         columns: &[
             req("payout_id", Str),
             req("program", Str),
-            req("region_code", Str),
+            req("region_code", PLACE),
             req("id_no", Id),
             req("name", Str),
             opt("household_id", Str),
@@ -196,7 +211,7 @@ pub static TABLES: &[Table] = &[
         columns: &[
             req("program", Str),
             req("household_id", Str),
-            req("region_code", Str),
+            req("region_code", PLACE),
             req("id_no", Id),
             req("name", Str),
             opt("relation", Str),
@@ -302,7 +317,7 @@ pub static TABLES: &[Table] = &[
         name: "standards",
         zh: "保障标准",
         columns: &[
-            req("region_code", Str),
+            req("region_code", PREFIX),
             req("program", Str),
             req("effective_from", Month),
             opt("effective_to", Month),
@@ -360,7 +375,7 @@ pub static TABLES: &[Table] = &[
         name: "allocations",
         zh: "资金拨付",
         columns: &[
-            req("region_code", Str),
+            req("region_code", PLACE),
             req("program", Str),
             req("period", Month),
             req("amount", Money),
@@ -377,7 +392,7 @@ pub static TABLES: &[Table] = &[
         columns: &[
             req("id_no", Id),
             req("name", Str),
-            req("region_code", Str),
+            req("region_code", PLACE),
             req("hukou_id", Str),
             opt("relation", Str),
             req("status", Enum(RESIDENT_STATUS)),

@@ -150,13 +150,20 @@ pub struct Case {
     pub subject: String,
 }
 
+/// The county of a region code: its first six digits, or `000000` when
+/// the code does not start with six ASCII digits. County names become file
+/// names (`by_region/<county>.xlsx`), so nothing else may pass.
+pub fn county_of(region_code: &str) -> String {
+    match region_code.get(..6) {
+        Some(c) if c.bytes().all(|b| b.is_ascii_digit()) => c.to_string(),
+        _ => "000000".to_string(),
+    }
+}
+
 impl Case {
     /// The county (first six digits of the region code) a case belongs to.
     pub fn county(&self) -> String {
-        match &self.region_code {
-            Some(r) if !r.is_empty() => r.chars().take(6).collect(),
-            _ => "000000".to_string(),
-        }
+        county_of(self.region_code.as_deref().unwrap_or_default())
     }
 
     /// Still to be checked: new or open, and no team has recorded an outcome.

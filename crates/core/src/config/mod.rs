@@ -5,11 +5,13 @@
 //! This module reads files and checks their form; it does not touch the
 //! extracts, the lake or any store.
 
+mod keys;
 mod params;
 mod pipeline;
 
+pub use keys::did_you_mean;
 pub use params::{ParamKind, ParamSpec, ParamSpecs, ParamValue, Params, RunParams};
-pub use pipeline::{DEFAULT_JOB_TIMEOUT, DEFAULT_QUARANTINE_THRESHOLD, EncodingChoice, EngineConfig, EngineKind, Format, Pipeline, PublishConfig, Source};
+pub use pipeline::{DEFAULT_JOB_TIMEOUT, DEFAULT_RULE_TIMEOUT, DEFAULT_QUARANTINE_THRESHOLD, EncodingChoice, EngineConfig, EngineKind, Format, Pipeline, PublishConfig, Source};
 
 use std::fmt;
 use std::path::{Component, Path, PathBuf};

@@ -4,8 +4,9 @@
 //! Thresholds live in that file or in reference tables, never as literals in
 //! SQL or Rust: a new threshold is a new entry in `params.toml` and a
 //! `$name` in a rule. `as_of`, the run's date, is the one parameter every
-//! rules directory has. Parameters a pipeline sets that `params.toml` does
-//! not declare are typed by their TOML value.
+//! rules directory has. A parameter a pipeline sets that `params.toml` does
+//! not declare is refused (with the declared name it most resembles): it
+//! would be silently unused.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -104,6 +105,8 @@ struct RawSpec {
 #[derive(Debug, Clone)]
 pub struct ParamSpecs {
     specs: Vec<ParamSpec>,
+    /// The file they were read from (none: the directory has none).
+    file: Option<std::path::PathBuf>,
 }
 
 impl Default for ParamSpecs {
@@ -116,6 +119,7 @@ impl Default for ParamSpecs {
                 default: None,
                 meaning: "the date the run looks from (default: today)".into(),
             }],
+            file: None,
         }
     }
 }
@@ -132,7 +136,7 @@ impl ParamSpecs {
         };
         let raw: BTreeMap<String, RawSpec> =
             toml::from_str(&text).map_err(|e| ConfigError::one(&file, "", e.to_string().trim_end().to_string()))?;
-        let mut specs = ParamSpecs::default();
+        let mut specs = ParamSpecs { file: Some(file.clone()), ..ParamSpecs::default() };
         let mut problems = Vec::new();
         for (name, raw) in raw {
             let at = name.clone();
@@ -209,7 +213,16 @@ impl Params {
             let at = format!("params.{name}");
             let parsed = match specs.get(name) {
                 Some(spec) => parse_as(spec.kind, value),
-                None => infer(value),
+                None => {
+                    // A parameter no rule declares is a typo, not a setting: it would be silently unused.
+                    let hint = super::did_you_mean(name, specs.iter().map(|s| s.name.as_str()))
+                        .map(|k| format!(" (did you mean `{k}`?)"))
+                        .unwrap_or_default();
+                    Err(match &specs.file {
+                        Some(file) => format!("not a parameter of the rules{hint}: declare a new one in {}", file.display()),
+                        None => "not a parameter of the rules: their directory declares none (it has no params.toml)".to_string(),
+                    })
+                }
             };
             match parsed {
                 Ok(v) => {
@@ -272,21 +285,6 @@ fn parse_text(kind: ParamKind, text: &str) -> Result<ParamValue, String> {
     }
 }
 
-fn infer(value: &toml::Value) -> Result<ParamValue, String> {
-    Ok(match value {
-        toml::Value::String(s) => ParamValue::Text(s.clone()),
-        toml::Value::Integer(i) => ParamValue::Int(*i),
-        toml::Value::Float(f) => ParamValue::Ratio(*f),
-        toml::Value::Boolean(b) => ParamValue::Bool(*b),
-        toml::Value::Datetime(d) => {
-            return value::parse_date(&d.to_string())
-                .map(ParamValue::Date)
-                .ok_or_else(|| format!("{d} is not a calendar date"));
-        }
-        other => return Err(format!("{other} is not a single value")),
-    })
-}
-
 /// The parameters of the project's own rules directory (`queries/`), for tests.
 #[cfg(test)]
 pub fn project_specs() -> ParamSpecs {
@@ -325,13 +323,16 @@ mod tests {
     }
 
     #[test]
-    fn toml_dates_and_analyst_parameters_are_accepted() {
+    fn toml_dates_are_accepted_and_a_mistyped_parameter_is_refused_with_a_guess() {
         let mut problems = Vec::new();
-        let p = Params::from_table(&table("as_of = 2024-07-15\nmy_threshold = 3"), project_specs(), &mut problems);
+        let p = Params::from_table(&table("as_of = 2024-07-15"), project_specs(), &mut problems);
         assert!(problems.is_empty(), "{problems:?}");
         assert_eq!(p.as_of(), NaiveDate::from_ymd_opt(2024, 7, 15));
-        let r = p.resolve(NaiveDate::from_ymd_opt(2024, 7, 15).expect("date"));
-        assert_eq!(r.get("my_threshold"), Some(&ParamValue::Int(3)));
+        Params::from_table(&table("death_grace_month = 6\nmy_threshold = 3"), project_specs(), &mut problems);
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert_eq!(problems[0].at, "params.death_grace_month");
+        assert!(problems[0].message.contains("did you mean `death_grace_months`?"), "{problems:?}");
+        assert!(problems[1].message.contains("declare a new one in") && problems[1].message.contains("params.toml"), "{problems:?}");
     }
 
     #[test]

@@ -77,6 +77,7 @@ struct RawIngest {
     max_drop: Option<f64>,
     max_record_lines: Option<usize>,
     max_record_bytes: Option<String>,
+    max_sheet_bytes: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -88,6 +89,7 @@ struct RawEngine {
     target_partitions: Option<usize>,
     scheduler: Option<String>,
     job_timeout: Option<String>,
+    rule_timeout: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -120,6 +122,7 @@ struct RawSource {
     required: Option<bool>,
     max_record_lines: Option<usize>,
     max_record_bytes: Option<String>,
+    max_sheet_bytes: Option<String>,
 }
 
 fn yes() -> bool {
@@ -197,6 +200,9 @@ pub struct Source {
     pub required: bool,
     pub max_record_lines: usize,
     pub max_record_bytes: usize,
+    /// The most a workbook's sheet may hold unpacked: a small file whose
+    /// sheet inflates far beyond it is refused before it is read.
+    pub max_sheet_bytes: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -214,10 +220,17 @@ pub struct EngineConfig {
     pub scheduler: Option<String>,
     /// How long a rule's job on a cluster may go without progress.
     pub job_timeout: std::time::Duration,
+    /// How long one rule may run before it fails the run, naming it.
+    pub rule_timeout: std::time::Duration,
 }
 
 /// Default `[engine] job_timeout`.
 pub const DEFAULT_JOB_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+/// Default `[engine] rule_timeout`: far beyond any rule of the catalogue at
+/// a hundred million payouts, short of a night.
+pub const DEFAULT_RULE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2 * 60 * 60);
+/// Default `max_sheet_bytes`.
+pub const DEFAULT_MAX_SHEET_BYTES: u64 = 1 << 30;
 
 #[derive(Debug, Clone)]
 pub struct PublishConfig {
@@ -261,16 +274,23 @@ impl Pipeline {
     }
 
     pub fn parse(file: &Path, text: &str) -> Result<Pipeline, ConfigError> {
-        let de = toml::Deserializer::parse(text)
-            .map_err(|e| ConfigError::one(file, "", e.to_string().trim_end().to_string()))?;
-        let raw: RawPipeline = serde_path_to_error::deserialize(de).map_err(|e| {
+        let syntax = |e: toml::de::Error| ConfigError::one(file, "", e.to_string().trim_end().to_string());
+        let mut doc: toml::Table = toml::from_str(text).map_err(syntax)?;
+        // Every unknown key at once; the file is then read without them.
+        let mut problems = super::keys::take_unknown(&mut doc, text);
+        let typed = |e: serde_path_to_error::Error<toml::de::Error>| {
             let at = e.path().to_string();
             let at = if at == "." { String::new() } else { at };
-            ConfigError::one(file, at, e.into_inner().to_string().trim_end().to_string())
-        })?;
+            ConfigError { file: file.to_path_buf(), problems: [problems.clone(), vec![ConfigProblem { at, message: e.into_inner().to_string().trim_end().to_string() }]].concat() }
+        };
+        let raw: RawPipeline = if problems.is_empty() {
+            // Read from the text itself, so a mistyped value is shown on its line.
+            serde_path_to_error::deserialize(toml::Deserializer::parse(text).map_err(syntax)?).map_err(typed)?
+        } else {
+            serde_path_to_error::deserialize(toml::Value::Table(doc)).map_err(typed)?
+        };
         let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
         let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
-        let mut problems = Vec::new();
         let pipeline = build(file, dir, raw, &mut problems);
         if problems.is_empty() {
             Ok(pipeline)
@@ -340,16 +360,18 @@ fn build(file: &Path, dir: PathBuf, raw: RawPipeline, problems: &mut Vec<ConfigP
     if kind == EngineKind::Ballista && raw.engine.scheduler.is_none() {
         problem("engine.scheduler", "kind = \"ballista\" needs the scheduler address, e.g. \"df://host:50050\"".into());
     }
-    let job_timeout = match raw.engine.job_timeout.as_deref() {
-        None => DEFAULT_JOB_TIMEOUT,
+    let mut duration = |key: &str, given: Option<&str>, default| match given {
+        None => default,
         Some(s) => match humantime::parse_duration(s) {
             Ok(d) if !d.is_zero() => d,
             _ => {
-                problem("engine.job_timeout", format!("\"{s}\" is not a duration (e.g. \"30m\", \"2h\", \"90s\")"));
-                DEFAULT_JOB_TIMEOUT
+                problem(key, format!("\"{s}\" is not a duration (e.g. \"30m\", \"2h\", \"90s\")"));
+                default
             }
         },
     };
+    let job_timeout = duration("engine.job_timeout", raw.engine.job_timeout.as_deref(), DEFAULT_JOB_TIMEOUT);
+    let rule_timeout = duration("engine.rule_timeout", raw.engine.rule_timeout.as_deref(), DEFAULT_RULE_TIMEOUT);
     let engine = EngineConfig {
         kind,
         memory_limit,
@@ -357,6 +379,7 @@ fn build(file: &Path, dir: PathBuf, raw: RawPipeline, problems: &mut Vec<ConfigP
         target_partitions: raw.engine.target_partitions,
         scheduler: raw.engine.scheduler,
         job_timeout,
+        rule_timeout,
     };
 
     let max_drop = raw.ingest.max_drop.unwrap_or(DEFAULT_MAX_DROP);
@@ -374,12 +397,20 @@ fn build(file: &Path, dir: PathBuf, raw: RawPipeline, problems: &mut Vec<ConfigP
             DEFAULT_MAX_RECORD_BYTES
         }),
     };
+    let max_sheet_bytes = match raw.ingest.max_sheet_bytes.as_deref() {
+        None => DEFAULT_MAX_SHEET_BYTES,
+        Some(s) => size(s).unwrap_or_else(|| {
+            problem("ingest.max_sheet_bytes", format!("\"{s}\" is not a size (e.g. \"1GiB\")"));
+            DEFAULT_MAX_SHEET_BYTES
+        }),
+    };
     let defaults = SourceDefaults {
         fail_on_stale: raw.ingest.fail_on_stale,
         quarantine_threshold,
         max_drop,
         max_record_lines,
         max_record_bytes,
+        max_sheet_bytes,
     };
     let max_new_ratio = raw.publish.max_new_ratio.unwrap_or(DEFAULT_MAX_NEW_RATIO);
     if !(max_new_ratio.is_finite() && max_new_ratio >= 1.0) {
@@ -420,15 +451,18 @@ fn build(file: &Path, dir: PathBuf, raw: RawPipeline, problems: &mut Vec<ConfigP
             message: "no sources: add at least one [sources.<name>] section".into(),
         });
     }
+    let lake = Location::parse(&dir, &raw.lake.path);
+    let out = Location::parse(&dir, &raw.publish.path);
+    problems.extend(overlapping(&lake, &out, &rules_dir, &sources));
 
     Pipeline {
         file: file.to_path_buf(),
         name: raw.name.unwrap_or_else(|| {
             file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "pipeline".into())
         }),
-        lake: Location::parse(&dir, &raw.lake.path),
+        lake,
         publish: PublishConfig {
-            location: Location::parse(&dir, &raw.publish.path),
+            location: out,
             mask_ids: raw.publish.mask_ids,
             max_new_ratio,
             max_new_floor,
@@ -445,6 +479,67 @@ fn build(file: &Path, dir: PathBuf, raw: RawPipeline, problems: &mut Vec<ConfigP
     }
 }
 
+/// Where the lake, the publication, the rules and the extracts are must not
+/// be the root, nor one inside another: a lake inside the publication is
+/// removed with the next one, a publication inside the extracts is read as
+/// an extract, a lake on the extracts' own directory mixes what fundwatch
+/// writes with what it reads.
+fn overlapping(lake: &Location, out: &Location, rules: &Path, sources: &[Source]) -> Vec<ConfigProblem> {
+    let absolute = |p: &Path| match std::env::current_dir() {
+        Ok(cwd) if p.is_relative() => lexical_join(&cwd, p),
+        _ => lexical_join(Path::new("/"), p),
+    };
+    let mut places: Vec<(String, PathBuf)> = Vec::new();
+    if let Location::Local(p) = lake {
+        places.push(("lake.path".into(), absolute(p)));
+    }
+    if let Location::Local(p) = out {
+        places.push(("publish.path".into(), absolute(p)));
+    }
+    places.push(("rules.dir".into(), absolute(rules)));
+    let mut problems = Vec::new();
+    for (at, p) in &places {
+        if p.parent().is_none() {
+            problems.push(ConfigProblem { at: at.clone(), message: "is the root directory: give fundwatch a directory of its own".into() });
+        }
+    }
+    let nested = |a: &Path, b: &Path| a.starts_with(b) || b.starts_with(a);
+    for (i, (at, p)) in places.iter().enumerate() {
+        for (other_at, other) in places.iter().skip(i + 1) {
+            if p.parent().is_some() && other.parent().is_some() && nested(p, other) {
+                problems.push(ConfigProblem {
+                    at: at.clone(),
+                    message: format!("{} and {other_at} ({}) are the same directory or one is inside the other: keep them apart", p.display(), other.display()),
+                });
+            }
+        }
+    }
+    for source in sources {
+        let Location::Local(path) = &source.location else { continue };
+        // The directory the extracts are read from: up to the first glob character.
+        let mut dir = PathBuf::new();
+        for c in absolute(path).components() {
+            if c.as_os_str().to_string_lossy().contains(['*', '?', '[']) {
+                break;
+            }
+            dir.push(c);
+        }
+        // One file may sit beside the lake; a directory or glob of
+        // extracts may not hold it, nor lie inside it.
+        let one_file = dir.extension().is_some() || dir.is_file();
+        for (at, p) in places.iter().filter(|(at, _)| at != "rules.dir") {
+            let overlaps = if one_file { dir.starts_with(p) } else { nested(p, &dir) };
+            if p.parent().is_some() && overlaps {
+                problems.push(ConfigProblem {
+                    at: at.clone(),
+                    message: format!("{} overlaps the extracts of sources.{} ({}): keep what fundwatch writes apart from what it reads", p.display(), source.name, dir.display()),
+                });
+            }
+        }
+    }
+    problems
+}
+
 /// What `[ingest]` gives every source that does not say otherwise.
 struct SourceDefaults {
     fail_on_stale: bool,
@@ -452,6 +547,7 @@ struct SourceDefaults {
     max_drop: f64,
     max_record_lines: usize,
     max_record_bytes: u64,
+    max_sheet_bytes: u64,
 }
 
 /// A size as written in a pipeline file: `1MiB`, `512KiB`, `2GB`.
@@ -576,6 +672,13 @@ fn build_source(dir: &Path, name: &str, rs: RawSource, defaults: &SourceDefaults
             defaults.max_record_bytes
         }),
     };
+    let max_sheet_bytes = match rs.max_sheet_bytes.as_deref() {
+        None => defaults.max_sheet_bytes,
+        Some(s) => size(s).unwrap_or_else(|| {
+            problem(at("max_sheet_bytes"), format!("\"{s}\" is not a size (e.g. \"1GiB\")"));
+            defaults.max_sheet_bytes
+        }),
+    };
 
     if problems.len() > start {
         return None;
@@ -600,6 +703,7 @@ fn build_source(dir: &Path, name: &str, rs: RawSource, defaults: &SourceDefaults
         required: rs.required.unwrap_or(!table.feedback),
         max_record_lines,
         max_record_bytes: usize::try_from(max_record_bytes).unwrap_or(usize::MAX),
+        max_sheet_bytes,
     })
 }
 
@@ -632,11 +736,24 @@ path = "../sample_data/payouts.csv"
     }
 
     #[test]
+    fn a_lake_may_sit_beside_one_extract_but_not_hold_it_nor_a_directory_of_them() {
+        let beside = MINIMAL.replace("../lake", "../sample_data/lake");
+        assert!(parse(&beside).is_ok(), "a lake beside one extract file");
+        let holding = MINIMAL.replace("../lake", "../sample_data");
+        let err = parse(&holding).expect_err("the lake holds the extract");
+        assert!(err.problems.iter().any(|p| p.at == "lake.path" && p.message.contains("overlaps the extracts")), "{err}");
+        let inside = MINIMAL.replace("../sample_data/payouts.csv", "../sample_data/*.csv").replace("../lake", "../sample_data/lake");
+        let err = parse(&inside).expect_err("the lake inside a glob's directory");
+        assert!(err.problems.iter().any(|p| p.at == "lake.path"), "{err}");
+    }
+
+    #[test]
     fn unknown_key_names_its_path() {
         let err = parse(&MINIMAL.replace("[sources.payouts]", "[sources.payouts]\ncolums = {}"))
             .expect_err("unknown key");
         assert_eq!(err.problems[0].at, "sources.payouts.colums");
-        assert!(err.problems[0].message.contains("unknown field `colums`"), "{err}");
+        assert!(err.problems[0].message.contains("unknown key at line"), "{err}");
+        assert!(err.problems[0].message.contains("did you mean `columns`?"), "{err}");
     }
 
     #[test]

@@ -112,6 +112,7 @@ mod tests {
             target_partitions: Some(2),
             scheduler: None,
             job_timeout: crate::config::DEFAULT_JOB_TIMEOUT,
+            rule_timeout: crate::config::DEFAULT_RULE_TIMEOUT,
         };
         Engine::new(&config).expect("an engine")
     }

@@ -10,6 +10,7 @@ pub mod cluster;
 #[cfg(feature = "cluster")]
 mod jobs;
 mod joins;
+mod scratch;
 
 use std::num::NonZeroUsize;
 use std::sync::Arc;
@@ -53,6 +54,8 @@ const TOP_CONSUMERS: usize = 5;
 #[derive(Clone)]
 pub struct Engine {
     runtime: Arc<RuntimeEnv>,
+    /// This run's spill directory, removed when the last session is gone.
+    _spill: Arc<TempDir>,
     /// The Ballista scheduler the rules run on, when the pipeline names one.
     scheduler: Option<String>,
     job_timeout: std::time::Duration,
@@ -75,11 +78,15 @@ impl Engine {
             let top = NonZeroUsize::new(TOP_CONSUMERS).unwrap_or(NonZeroUsize::MIN);
             builder = builder.with_memory_pool(Arc::new(TrackConsumersPool::new(FairSpillPool::new(limit), top)));
         }
-        if let Some(dir) = &config.spill_dir {
-            builder = builder.with_disk_manager_builder(
-                DiskManagerBuilder::default().with_mode(DiskManagerMode::Directories(vec![dir.clone()])),
-            );
-        }
+        // Spill files hold the lake's rows, names and ID numbers among them:
+        // in a directory of this run's own, private, removed when the run
+        // ends — and by the next run if this one is killed.
+        let base = config.spill_dir.clone().unwrap_or_else(std::env::temp_dir);
+        scratch::clear_leftovers(&base);
+        let spill = Arc::new(scratch::private_dir(&base, scratch::SPILL).map_err(|source| EngineError::Scratch { dir: base.clone(), source })?);
+        builder = builder.with_disk_manager_builder(
+            DiskManagerBuilder::default().with_mode(DiskManagerMode::Directories(vec![spill.path().to_path_buf()])),
+        );
         let scheduler = match config.kind {
             EngineKind::Ballista => config.scheduler.clone(),
             EngineKind::Local => None,
@@ -90,6 +97,7 @@ impl Engine {
         }
         Ok(Engine {
             runtime: builder.build_arc().map_err(EngineError::Setup)?,
+            _spill: spill,
             scheduler,
             job_timeout: config.job_timeout,
             spill_dir: config.spill_dir.clone(),
@@ -108,6 +116,7 @@ impl Engine {
             target_partitions: None,
             scheduler: None,
             job_timeout: crate::config::DEFAULT_JOB_TIMEOUT,
+            rule_timeout: crate::config::DEFAULT_RULE_TIMEOUT,
         })
     }
 
@@ -176,8 +185,7 @@ impl Engine {
             return Ok(None);
         }
         let base = self.spill_dir.clone().unwrap_or_else(std::env::temp_dir);
-        let dir = tempfile::Builder::new().prefix("fundwatch-materialized-").tempdir_in(&base);
-        dir.map(Some).map_err(|source| EngineError::Scratch { dir: base, source })
+        scratch::private_dir(&base, scratch::MATERIALIZED).map(Some).map_err(|source| EngineError::Scratch { dir: base, source })
     }
 
     /// The runtime sessions share: memory pool, spill directory, object stores.

@@ -40,6 +40,9 @@ pub enum Feed {
 pub struct Mapping {
     /// Header indexes to read, in the order `Feed::Field::select` refers to.
     pub select: Vec<usize>,
+    /// For each of them: whether its canonical column holds text (a JSON
+    /// number there is a broken export, not a value to stringify).
+    pub text: Vec<bool>,
     pub feeds: Vec<(&'static Column, Feed)>,
 }
 
@@ -56,6 +59,7 @@ impl Mapping {
         let index: HashMap<String, usize> =
             headers.iter().enumerate().rev().map(|(i, h)| (header_key(h), i)).collect();
         let mut select = Vec::new();
+        let mut text = Vec::new();
         let mut feeds = Vec::new();
         let mut problems = Vec::new();
         for column in source.table.columns {
@@ -65,7 +69,8 @@ impl Mapping {
                 match index.get(&header_key(header)) {
                     Some(&i) => {
                         select.push(i);
-                        Feed::Field { select: select.len() - 1, header: headers[i].clone() }
+                        text.push(column.kind.is_text());
+                        Feed::Field { select: select.len() - 1, header: headers.get(i).cloned().unwrap_or_default() }
                     }
                     None => {
                         problems.push(format!(
@@ -77,7 +82,8 @@ impl Mapping {
                 }
             } else if let Some(&i) = index.get(column.name) {
                 select.push(i);
-                Feed::Field { select: select.len() - 1, header: headers[i].clone() }
+                text.push(column.kind.is_text());
+                Feed::Field { select: select.len() - 1, header: headers.get(i).cloned().unwrap_or_default() }
             } else if column.required {
                 problems.push(format!(
                     "sources.{}.columns: required column `{}` of {} is not mapped — add `{} = \"<header>\"`",
@@ -90,7 +96,7 @@ impl Mapping {
             feeds.push((column, feed));
         }
         if problems.is_empty() {
-            Ok(Mapping { select, feeds })
+            Ok(Mapping { select, text, feeds })
         } else {
             problems.push(format!("the extract's headers are: {}", headers.join(", ")));
             Err(problems)
@@ -186,6 +192,12 @@ impl Converter {
             .collect();
         Ok(Converted { batch, rejects })
     }
+}
+
+/// NUL and the control characters no text holds (tabs and line breaks,
+/// which notes spanning lines do hold, are kept).
+fn is_broken_control(c: char) -> bool {
+    c.is_control() && !matches!(c, '\t' | '\n' | '\r')
 }
 
 fn cleaned_map(m: &BTreeMap<String, String>) -> HashMap<String, String> {
@@ -284,6 +296,10 @@ impl CellContext<'_> {
     ) -> Vec<Option<T>> {
         (0..cells.len())
             .map(|i| match self.text(cells.get(i)) {
+                Some(v) if v.chars().any(is_broken_control) => {
+                    self.fail(errors, i, || Reason::ControlCharacter { column: self.col.clone(), value: v.into_owned() });
+                    None
+                }
                 Some(v) => match parse(v) {
                     Ok(x) => Some(x),
                     Err(reason) => {
@@ -305,6 +321,18 @@ impl CellContext<'_> {
         };
         match self.column.kind {
             Kind::Str => strings(self.parse_each(cells, errors, Ok)),
+            Kind::Region(lengths) => strings(self.parse_each(cells, errors, |v| {
+                if v.bytes().all(|b| b.is_ascii_digit()) && lengths.contains(&v.len()) {
+                    Ok(v)
+                } else {
+                    let detail = if lengths.contains(&2) {
+                        "is not a region code or prefix (2, 4, 6, 9 or 12 digits)"
+                    } else {
+                        "is not a region code (6, 9 or 12 digits)"
+                    };
+                    Err(Reason::Unparseable { column: self.col.clone(), kind: self.column.kind, value: v.into_owned(), detail: Some(detail) })
+                }
+            })),
             Kind::Id => strings(self.parse_each(cells, errors, |v| {
                 let id = value::normalise_id(&v);
                 // The person's own ID cannot be born after the run's date.

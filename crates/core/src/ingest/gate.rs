@@ -10,7 +10,7 @@
 //! that night become the ones the next night is compared with.
 //!
 //! Each night's figures and verdicts are kept in the lake
-//! (`gates/as_of=<date>/sources.json`). A source never judged before is
+//! (`gates/as_of_date=<date>/sources.json`). A source never judged before is
 //! held only when it is empty.
 
 use std::collections::BTreeSet;

@@ -78,10 +78,10 @@ pub async fn load(engine: &Engine, target: Target<'_>, progress: &Progress) -> R
     let quarantine = QuarantineWriter::new(target.quarantine.clone(), &source.name, source.table.name, &input.display);
 
     let (tx, rx) = tokio::sync::mpsc::channel(CHANNEL_BATCHES);
-    let select = mapping.select.clone();
+    let (select, text) = (mapping.select.clone(), mapping.text.clone());
     let producer_counter = counter.clone();
     let producer =
-        tokio::task::spawn_blocking(move || produce(reader, &select, &converter, producer_counter, tx, quarantine));
+        tokio::task::spawn_blocking(move || produce(reader, (&select, &text), &converter, producer_counter, tx, quarantine));
 
     let pending = PendingFile::new(target.part.clone());
     let written = sort_and_write(engine, source, schema, rx, &pending).await;
@@ -126,7 +126,7 @@ type Produced = (Counts, QuarantineWriter);
 /// Reader thread → converter (this thread) → the sort's channel.
 fn produce(
     reader: Box<dyn read::ExtractReader>,
-    select: &[usize],
+    (select, text): (&[usize], &[bool]),
     converter: &Converter,
     counter: Arc<Counter>,
     tx: tokio::sync::mpsc::Sender<Result<RecordBatch, DataFusionError>>,
@@ -135,7 +135,7 @@ fn produce(
     let (raw_tx, raw_rx) = std::sync::mpsc::sync_channel::<RawBlock>(2);
     std::thread::scope(|scope| {
         let reading = scope.spawn(move || {
-            reader.read(select, counter, &mut |block| raw_tx.send(block).map_err(|_| IngestError::Cancelled))
+            reader.read(select, text, counter, &mut |block| raw_tx.send(block).map_err(|_| IngestError::Cancelled))
         });
         let mut counts = Counts::default();
         let mut converting: Result<(), IngestError> = Ok(());

@@ -51,6 +51,11 @@ pub enum Reason {
     FutureDate { column: ColumnRef, value: String, latest: NaiveDate },
     /// An ID number whose birth date is after the as-of date.
     FutureBirth { column: ColumnRef, birth: NaiveDate, as_of: NaiveDate },
+    /// A JSON number (or true/false) where text is expected: an ID or a
+    /// region code written as a number has lost its digits or gained a `.0`.
+    NumberForText { header: String, value: String },
+    /// NUL or another control character inside a value: a broken export.
+    ControlCharacter { column: ColumnRef, value: String },
 }
 
 impl Reason {
@@ -68,6 +73,7 @@ impl Reason {
                 Kind::Int | Kind::Float => "bad_number",
                 Kind::Bool => "bad_bool",
                 Kind::Str | Kind::Id | Kind::Enum(_) => "bad_value",
+                Kind::Region(_) => "bad_region",
             },
             Reason::UnknownValue { .. } => "unknown_value",
             Reason::StrayQuote { .. } => "stray_quote",
@@ -75,6 +81,8 @@ impl Reason {
             Reason::FutureMonth { .. } => "future_month",
             Reason::FutureDate { .. } => "future_date",
             Reason::FutureBirth { .. } => "future_birth_date",
+            Reason::NumberForText { .. } => "number_for_text",
+            Reason::ControlCharacter { .. } => "control_character",
         }
     }
 
@@ -87,7 +95,9 @@ impl Reason {
             | Reason::UnknownValue { column: c, .. }
             | Reason::FutureMonth { column: c, .. }
             | Reason::FutureDate { column: c, .. }
-            | Reason::FutureBirth { column: c, .. } => Some(c.header.as_deref().unwrap_or(c.canonical)),
+            | Reason::FutureBirth { column: c, .. }
+            | Reason::ControlCharacter { column: c, .. } => Some(c.header.as_deref().unwrap_or(c.canonical)),
+            Reason::NumberForText { header, .. } => Some(header),
             Reason::FieldCount { .. } | Reason::BadRecord(_) | Reason::StrayQuote { .. } | Reason::CutShort { .. } => None,
         }
     }
@@ -99,7 +109,8 @@ impl Reason {
             | Reason::UnknownValue { column: c, .. }
             | Reason::FutureMonth { column: c, .. }
             | Reason::FutureDate { column: c, .. }
-            | Reason::FutureBirth { column: c, .. } => Some(c.canonical),
+            | Reason::FutureBirth { column: c, .. }
+            | Reason::ControlCharacter { column: c, .. } => Some(c.canonical),
             _ => None,
         }
     }
@@ -154,6 +165,13 @@ impl fmt::Display for Reason {
             }
             Reason::FutureBirth { column, birth, as_of } => {
                 write!(f, "{column}: the ID number's birth date {birth} is after the as-of date {as_of}")
+            }
+            Reason::NumberForText { header, value } => write!(
+                f,
+                "key {header}: the JSON number {value} where text is expected — a number loses digits (an ID, a region code); the export must write it as a string"
+            ),
+            Reason::ControlCharacter { column, value } => {
+                write!(f, "{column}: \"{}\" holds a control character (a broken export)", value.escape_debug())
             }
         }
     }

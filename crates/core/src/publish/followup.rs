@@ -9,7 +9,7 @@ use std::path::Path;
 use rust_xlsxwriter::{Color, DataValidation, DocProperties, Format, Workbook, Worksheet, XlsxError};
 
 use super::PublishError;
-use super::mask::shown_id;
+use super::mask::{for_people, shown_id};
 
 /// The view that draws the follow-up list (`queries/views/`).
 pub const SAMPLE_VIEW: &str = "followup_sample";
@@ -95,7 +95,7 @@ fn workbook(path: &Path, county: &str, rows: &[&FollowupRow], mask: bool, as_of:
         sheet.write_number(row, 0, (i + 1) as f64)?;
         sheet.write_string(row, 1, &r.region_code)?;
         sheet.write_string(row, 2, r.program_name.as_deref().unwrap_or(&r.program))?;
-        sheet.write_string(row, 3, &r.name)?;
+        sheet.write_string(row, 3, for_people(&r.name, mask))?;
         sheet.write_string(row, 4, shown_id(Some(&r.id_no), mask).unwrap_or_default())?;
         sheet.write_string(row, 5, r.phone.as_deref().unwrap_or(""))?;
         match r.amount.parse::<f64>() {
@@ -127,9 +127,9 @@ fn workbook(path: &Path, county: &str, rows: &[&FollowupRow], mask: bool, as_of:
 
 /// One follow-up workbook per county. Returns how many were written.
 pub fn workbooks(dir: &Path, rows: &[FollowupRow], mask: bool, as_of: chrono::NaiveDate) -> Result<usize, PublishError> {
-    let mut by_county: BTreeMap<&str, Vec<&FollowupRow>> = BTreeMap::new();
+    let mut by_county: BTreeMap<String, Vec<&FollowupRow>> = BTreeMap::new();
     for r in rows {
-        by_county.entry(r.county.as_str()).or_default().push(r);
+        by_county.entry(crate::cases::county_of(&r.county)).or_default().push(r);
     }
     if by_county.is_empty() {
         return Ok(0);

@@ -196,7 +196,8 @@ pub fn summary(path: &Path, run: &Publication<'_>, unknown: &[Disposition]) -> R
     let _ = write!(h, "<h2>数据接收</h2><table><tr><th>数据</th><th>数据源</th><th>读入</th><th>入库</th><th>隔离</th><th>主要隔离原因</th></tr>");
     for s in &run.ingest.sources {
         let zh = crate::tables::table(&s.table).map(|t| t.zh).unwrap_or("");
-        let reasons: Vec<String> = s.reasons().iter().take(2).map(|r| format!("{}（{} 行）", r.example, r.rows)).collect();
+        let reasons: Vec<String> =
+            s.reasons().iter().take(2).map(|r| format!("{}（{} 行）", super::mask::for_people(&r.example, run.mask_ids), r.rows)).collect();
         let _ = write!(
             h,
             "<tr><td>{}</td><td class=\"muted\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"muted\">{}</td></tr>",

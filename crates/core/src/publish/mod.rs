@@ -118,6 +118,11 @@ pub struct Publication<'a> {
 }
 
 impl<'a> Publication<'a> {
+    /// The evidence columns a rule asks files for people to hide (`-- mask:`).
+    pub fn hidden(&self, rule: &str) -> Vec<String> {
+        self.rules.iter().find(|r| r.id == rule).map(|r| r.mask.clone()).unwrap_or_default()
+    }
+
     /// The publication of a run: its cases, and what the manifest says of it.
     pub fn new(pipeline: &'a Pipeline, manifest: &'a Manifest, life: &'a Life, extras: &'a Extras) -> Self {
         Publication {
@@ -267,7 +272,7 @@ pub async fn committed_history(to: &Destination<'_>, lake: &Lake, as_of: NaiveDa
 /// Every file of the publication but the manifest.
 fn write_files(dir: &Path, run: &Publication<'_>) -> Result<(), PublishError> {
     files::cases_parquet(&dir.join(files::CASES_PARQUET), run.cases)?;
-    files::cases_csv(&dir.join("cases.csv"), run.cases, run.mask_ids)?;
+    files::cases_csv(&dir.join("cases.csv"), run.cases, run.mask_ids, &|rule| run.hidden(rule))?;
     xlsx::cases_workbook(&dir.join("cases.xlsx"), run)?;
     let by_county = xlsx::county_workbooks(&dir.join("by_region"), run)?;
     let followup_lists = followup::workbooks(&dir.join("followup"), run.followups, run.mask_ids, run.as_of)?;
@@ -300,4 +305,18 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PublishError> {
 /// Severity names in the order files list them.
 pub fn severity_order() -> [Severity; 4] {
     [Severity::High, Severity::Medium, Severity::Low, Severity::Info]
+}
+
+/// Every file for people written from `cases` alone, for the property tests.
+#[cfg(test)]
+pub(crate) fn files_for_fuzzing(dir: &Path, cases: &[Case], hidden: &dyn Fn(&str) -> Vec<String>) -> Result<(), PublishError> {
+    let as_of = cases.first().map(|c| c.as_of).unwrap_or_default();
+    let ingest = IngestReport { as_of, lake: String::new(), sources: Vec::new(), gates: Vec::new(), warnings: Vec::new() };
+    let labels = Labels::default();
+    let run = Publication { as_of, pipeline: "p", cases, rules: &[], ingest: &ingest, mask_ids: true, followups: &[], labels: &labels, unknown: &[] };
+    files::cases_csv(&dir.join("cases.csv"), cases, true, hidden)?;
+    xlsx::cases_workbook(&dir.join("cases.xlsx"), &run)?;
+    xlsx::county_workbooks(&dir.join("by_region"), &run)?;
+    outreach::workbooks(&dir.join("outreach"), &run)?;
+    html::summary(&dir.join("summary.html"), &run, &[])
 }

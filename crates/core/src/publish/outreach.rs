@@ -9,6 +9,7 @@ use std::path::Path;
 use rust_xlsxwriter::{DocProperties, Format, Workbook, XlsxError};
 
 use super::followup::list_columns;
+use super::mask::for_people;
 use super::{Publication, shown_id};
 use super::PublishError;
 use crate::cases::Case;
@@ -49,7 +50,7 @@ fn workbook(path: &Path, county: &str, leads: &[&Case], run: &Publication<'_>) -
         let ev = evidence(lead);
         sheet.write_number(row, 0, (i + 1) as f64)?;
         sheet.write_string(row, 1, &lead.case_id)?;
-        sheet.write_string(row, 2, lead.name.as_deref().unwrap_or(""))?;
+        sheet.write_string(row, 2, for_people(lead.name.as_deref().unwrap_or(""), run.mask_ids))?;
         sheet.write_string(row, 3, shown_id(lead.id_no.as_deref(), run.mask_ids).unwrap_or_default())?;
         match ev.get("age").and_then(serde_json::Value::as_f64) {
             Some(age) => sheet.write_number(row, 4, age)?,

@@ -11,6 +11,7 @@ use std::path::Path;
 use chrono::NaiveDate;
 use rust_xlsxwriter::{Color, DataValidation, DataValidationRule, DocProperties, Format, FormatAlign, Workbook, Worksheet, XlsxError};
 
+use super::mask::{fit_cell, for_people};
 use super::{Publication, Tally, severity_order, shown_evidence, shown_id};
 use super::PublishError;
 use crate::cases::{Case, Status};
@@ -101,9 +102,26 @@ fn print_setup(sheet: &mut Worksheet, header_row: u32) -> Result<(), XlsxError> 
     Ok(())
 }
 
+/// The most rows a sheet holds (Excel's limit); a table longer than that
+/// goes on in sheets of its own.
+const SHEET_ROWS: usize = 1_048_576;
+
 fn write_table(book: &mut Workbook, table: &Table, f: &Formats, totals: Option<&[Cell]>) -> Result<(), XlsxError> {
+    // Room for the preamble, the header and a totals row.
+    let per_sheet = SHEET_ROWS - table.preamble.len() - 3;
+    if table.rows.len() <= per_sheet {
+        return write_sheet(book, table, &table.name, &table.rows, f, totals);
+    }
+    for (i, rows) in table.rows.chunks(per_sheet).enumerate() {
+        let name = if i == 0 { table.name.clone() } else { format!("{}({})", table.name.chars().take(26).collect::<String>(), i + 1) };
+        write_sheet(book, table, &name, rows, f, None)?;
+    }
+    Ok(())
+}
+
+fn write_sheet(book: &mut Workbook, table: &Table, name: &str, rows: &[Vec<Cell>], f: &Formats, totals: Option<&[Cell]>) -> Result<(), XlsxError> {
     let sheet = book.add_worksheet();
-    sheet.set_name(&table.name)?;
+    sheet.set_name(name)?;
     let mut r: u32 = 0;
     for (i, line) in table.preamble.iter().enumerate() {
         sheet.write_string_with_format(r, 0, line, if i == 0 { &f.title } else { &f.bold })?;
@@ -121,8 +139,8 @@ fn write_table(book: &mut Workbook, table: &Table, f: &Formats, totals: Option<&
         for (c, cell) in row.iter().enumerate() {
             let c = c as u16;
             match cell {
-                Cell::Text(s) if bold => sheet.write_string_with_format(r, c, s, &f.bold).map(|_| ())?,
-                Cell::Text(s) => sheet.write_string(r, c, s).map(|_| ())?,
+                Cell::Text(s) if bold => sheet.write_string_with_format(r, c, fit_cell(s), &f.bold).map(|_| ())?,
+                Cell::Text(s) => sheet.write_string(r, c, fit_cell(s)).map(|_| ())?,
                 Cell::Money(cents) => sheet.write_number_with_format(r, c, *cents as f64 / 100.0, &f.money).map(|_| ())?,
                 Cell::Number(n) => sheet.write_number(r, c, *n).map(|_| ())?,
                 Cell::Date(d) => sheet.write_date_with_format(r, c, d, &f.date).map(|_| ())?,
@@ -131,7 +149,7 @@ fn write_table(book: &mut Workbook, table: &Table, f: &Formats, totals: Option<&
         }
         Ok(())
     };
-    for row in &table.rows {
+    for row in rows {
         r += 1;
         write_row(sheet, r, row, false)?;
     }
@@ -187,7 +205,7 @@ fn assisting_counties(case: &Case) -> BTreeSet<String> {
     let own = case.county();
     e.get("regions")
         .and_then(|v| v.as_str())
-        .map(|s| s.split(',').filter(|r| r.len() >= 6).map(|r| r[..6].to_string()).filter(|c| *c != own).collect())
+        .map(|s| s.split(',').map(|r| crate::cases::county_of(r.trim())).filter(|c| *c != own && c != "000000").collect())
         .unwrap_or_default()
 }
 
@@ -211,7 +229,7 @@ fn evidence_cell(run: &Publication<'_>, key: &str, value: &serde_json::Value) ->
 
 fn rule_table(run: &Publication<'_>, title: &str, cases: &[(&Case, bool)], fillable: bool, taken: &mut Vec<String>) -> Table {
     let evidence: Vec<serde_json::Map<String, serde_json::Value>> =
-        cases.iter().map(|(c, _)| shown_evidence(&c.evidence, run.mask_ids)).collect();
+        cases.iter().map(|(c, _)| shown_evidence(&c.evidence, run.mask_ids, c.id_no.as_deref(), &run.hidden(&c.rule_id))).collect();
     let mut keys: Vec<String> = Vec::new();
     for e in &evidence {
         for k in e.keys() {
@@ -240,8 +258,8 @@ fn rule_table(run: &Publication<'_>, title: &str, cases: &[(&Case, bool)], filla
                 c.program.as_deref().map(|p| run.labels.program(p)).into(),
                 c.region_code.clone().into(),
                 shown_id(c.id_no.as_deref(), run.mask_ids).into(),
-                c.name.clone().into(),
-                c.household_id.clone().into(),
+                c.name.as_deref().map(|n| for_people(n, run.mask_ids)).into(),
+                c.household_id.as_deref().map(|h| for_people(h, run.mask_ids)).into(),
                 c.period.clone().into(),
                 c.amount_at_risk.map_or(Cell::Empty, Cell::Money),
                 Cell::Date(c.first_seen),

@@ -97,6 +97,9 @@ pub struct Rule {
     pub requires: Vec<String>,
     /// CTEs computed once, before the rest of the query (see `materialize`).
     pub materialize: Vec<String>,
+    /// Evidence columns files for people hide whole (`-- mask: col…`): what
+    /// is personal but has no shape to recognise it by.
+    pub mask: Vec<String>,
     pub sql: String,
     pub file: PathBuf,
     /// Canonical tables the rule cannot run without (views resolved).
@@ -136,7 +139,7 @@ pub fn project_dir() -> PathBuf {
 }
 
 const RULE_KEYS: &[&str] =
-    &["id", "title", "severity", "subject", "description", "basis", "catalogue", "optional", "requires", "materialize"];
+    &["id", "title", "severity", "subject", "description", "basis", "catalogue", "optional", "requires", "materialize", "mask"];
 const RULE_REQUIRED: &[&str] = &["id", "title", "severity", "subject", "description", "basis"];
 const VIEW_KEYS: &[&str] = &["view", "description", "optional", "materialize"];
 const VIEW_REQUIRED: &[&str] = &["view", "description"];
@@ -284,6 +287,12 @@ impl Catalogue {
             }
         }
         rules.sort_by(|a, b| a.id.cmp(&b.id));
+        if rules.is_empty() && errors.is_empty() {
+            errors.push(RuleError::File {
+                file: dir.to_path_buf(),
+                message: "holds no rule: a rule is a file <rule_id>.sql that starts with `-- id: <rule_id>` (is rules.dir right?)".into(),
+            });
+        }
         let params = ParamSpecs::load(dir).unwrap_or_else(|e| {
             errors.push(e.into());
             ParamSpecs::default()
@@ -410,6 +419,7 @@ fn rule(file: &Path, p: Parsed) -> Result<Rule, RuleError> {
         optional: list(p.header.get("optional")),
         requires,
         materialize: list(p.header.get("materialize")),
+        mask: list(p.header.get("mask")),
         sql: p.sql,
         file: file.to_path_buf(),
         needs: BTreeSet::new(),

@@ -107,8 +107,8 @@ impl sqllogictest::AsyncDB for FixtureDb {
 
     async fn run(&mut self, sql: &str) -> Result<DBOutput<DefaultColumnType>, FixtureError> {
         let trimmed = sql.trim();
-        if trimmed.len() > 6 && trimmed[..6].eq_ignore_ascii_case("param ") {
-            self.set_param(&trimmed[6..])?;
+        if let Some(param) = trimmed.get(..6).filter(|p| p.eq_ignore_ascii_case("param ")).and_then(|_| trimmed.get(6..)) {
+            self.set_param(param)?;
             return Ok(DBOutput::StatementComplete(0));
         }
         if self.stale {

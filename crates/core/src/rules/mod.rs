@@ -81,6 +81,9 @@ pub enum RuleError {
     /// The rule's task ended without an answer (it panicked or was cancelled).
     #[error("rule {rule} ({}) failed: {message}", file.display())]
     Task { rule: String, file: PathBuf, message: String },
+    /// The rule ran past `[engine] rule_timeout` and was stopped.
+    #[error("rule {rule} ({}) ran past [engine] rule_timeout = {} and was stopped (a query that never ends, such as an endless WITH RECURSIVE, or a lake larger than the timeout allows)", file.display(), humantime::format_duration(*after))]
+    Timeout { rule: String, file: PathBuf, after: std::time::Duration },
     /// The rule's job on a cluster did not run cleanly, or made no progress.
     #[error("rule {rule} ({}): {message}", file.display())]
     Cluster { rule: String, file: PathBuf, message: String },
@@ -96,7 +99,7 @@ impl RuleError {
     /// Whether the rules directory, not the data or the run, is at fault.
     pub fn is_config(&self) -> bool {
         match self {
-            RuleError::Run { .. } | RuleError::Task { .. } | RuleError::Lake { .. } | RuleError::Cluster { .. } => false,
+            RuleError::Run { .. } | RuleError::Task { .. } | RuleError::Lake { .. } | RuleError::Cluster { .. } | RuleError::Timeout { .. } => false,
             RuleError::Many(errors) => errors.iter().all(RuleError::is_config),
             _ => true,
         }

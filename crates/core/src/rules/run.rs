@@ -40,6 +40,9 @@ pub struct RuleReport {
     pub needs: Vec<String>,
     pub rows: u64,
     pub seconds: f64,
+    /// Evidence columns files for people hide (`-- mask:`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mask: Vec<String>,
 }
 
 /// What one rule returned.
@@ -124,6 +127,8 @@ pub struct RulesRun<'a> {
     pub last_seconds: BTreeMap<String, f64>,
     /// How each rule's query is run to its rows.
     pub collect: Arc<dyn Collect>,
+    /// How long one rule may run (`[engine] rule_timeout`).
+    pub timeout: std::time::Duration,
 }
 
 /// The rules stage: runs the rules (all, or those in `only`) in a session
@@ -133,7 +138,7 @@ pub struct RulesRun<'a> {
 pub async fn run(ctx: &SessionContext, catalogue: &Catalogue, run: &RulesRun<'_>) -> Result<Vec<RuleOutput>, RuleError> {
     let fed = fed_with_columns(ctx, catalogue, &run.fed).await?;
     let fed: BTreeSet<&str> = fed.iter().map(String::as_str).collect();
-    let how = How { params: run.params, fed: &fed, scratch: run.scratch, collect: &run.collect };
+    let how = How { params: run.params, fed: &fed, scratch: run.scratch, collect: &run.collect, timeout: run.timeout };
     run_all(ctx, catalogue, &how, run.only, run.spread, &run.last_seconds).await
 }
 
@@ -143,6 +148,7 @@ struct How<'a> {
     fed: &'a BTreeSet<&'a str>,
     scratch: Option<&'a Path>,
     collect: &'a Arc<dyn Collect>,
+    timeout: std::time::Duration,
 }
 
 /// Runs the chosen rules, as `spread` says (see [`run`]).
@@ -217,6 +223,7 @@ async fn run_one(ctx: &SessionContext, rule: &Rule, how: &How<'_>) -> Result<Rul
         needs: rule.needs.iter().cloned().collect(),
         rows: 0,
         seconds: 0.0,
+        mask: rule.mask.clone(),
     };
     if !missing.is_empty() {
         let reason = unmet_reason(&missing);
@@ -234,11 +241,18 @@ async fn run_one(ctx: &SessionContext, rule: &Rule, how: &How<'_>) -> Result<Rul
         let collect = how.collect.clone();
         tokio::spawn(async move { execute(&ctx, &rule, &params, scratch.as_deref(), collect.as_ref()).await })
     };
-    let batches = task.await.map_err(|e| RuleError::Task {
-        rule: rule.id.clone(),
-        file: rule.file.clone(),
-        message: format!("the rule's task ended abnormally: {e}"),
-    })??;
+    let abort = task.abort_handle();
+    let batches = match tokio::time::timeout(how.timeout, task).await {
+        Ok(joined) => joined.map_err(|e| RuleError::Task {
+            rule: rule.id.clone(),
+            file: rule.file.clone(),
+            message: format!("the rule's task ended abnormally: {e}"),
+        })??,
+        Err(_) => {
+            abort.abort();
+            return Err(RuleError::Timeout { rule: rule.id.clone(), file: rule.file.clone(), after: how.timeout });
+        }
+    };
     report.seconds = started.elapsed().as_secs_f64();
     report.rows = batches.iter().map(|b| b.num_rows() as u64).sum();
     info!(rule = %rule.id, rows = report.rows, seconds = format!("{:.3}", report.seconds), "rule ran");
@@ -290,7 +304,7 @@ mod tests {
         let last: BTreeMap<String, f64> = catalogue.rules.iter().enumerate().map(|(i, r)| (r.id.clone(), i as f64)).collect();
         let scratch = tempfile::tempdir().expect("scratch");
         let collect: Arc<dyn Collect> = Arc::new(Here);
-        let how = How { params: &params, fed: &fed, scratch: Some(scratch.path()), collect: &collect };
+        let how = How { params: &params, fed: &fed, scratch: Some(scratch.path()), collect: &collect, timeout: std::time::Duration::from_secs(600) };
         let outputs = run_all(&ctx, &catalogue, &how, &[], Spread::SideBySide(3), &last).await.expect("every rule runs on empty tables");
         let ran: Vec<&str> = outputs.iter().map(|o| o.report.id.as_str()).collect();
         let listed: Vec<&str> = catalogue.rules.iter().map(|r| r.id.as_str()).collect();

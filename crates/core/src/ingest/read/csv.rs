@@ -317,6 +317,7 @@ impl ExtractReader for CsvReader {
     fn read(
         self: Box<Self>,
         select: &[usize],
+        _text: &[bool],
         progress: Arc<Counter>,
         sink: &mut dyn FnMut(RawBlock) -> Result<(), IngestError>,
     ) -> Result<(), IngestError> {

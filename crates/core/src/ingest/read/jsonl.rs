@@ -67,15 +67,20 @@ fn trim_line(line: &[u8]) -> &[u8] {
     line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line)
 }
 
-/// A JSON value as cell text: strings unescaped, numbers and booleans as
-/// written, null as empty. Nested values have no cell form.
-fn cell<'a>(value: &'a RawValue) -> Result<Option<Cow<'a, str>>, ()> {
+/// A JSON value as a cell: a string (unescaped; null as empty), or a number
+/// or boolean as written. Nested values have no cell form.
+enum Cell<'a> {
+    Text(Option<Cow<'a, str>>),
+    Number(&'a str),
+}
+
+fn cell<'a>(value: &'a RawValue) -> Result<Cell<'a>, ()> {
     let raw = value.get().trim();
     match raw.as_bytes().first() {
-        Some(b'"') => serde_json::from_str::<String>(raw).map(|s| Some(Cow::Owned(s))).map_err(|_| ()),
+        Some(b'"') => serde_json::from_str::<String>(raw).map(|s| Cell::Text(Some(Cow::Owned(s)))).map_err(|_| ()),
         Some(b'{' | b'[') => Err(()),
-        _ if raw == "null" => Ok(None),
-        _ => Ok(Some(Cow::Borrowed(raw))),
+        _ if raw == "null" => Ok(Cell::Text(None)),
+        _ => Ok(Cell::Number(raw)),
     }
 }
 
@@ -95,6 +100,7 @@ impl ExtractReader for JsonlReader {
     fn read(
         self: Box<Self>,
         select: &[usize],
+        text_columns: &[bool],
         progress: Arc<Counter>,
         sink: &mut dyn FnMut(RawBlock) -> Result<(), IngestError>,
     ) -> Result<(), IngestError> {
@@ -126,11 +132,17 @@ impl ExtractReader for JsonlReader {
                 Ok(object) => {
                     let mut cells = Vec::with_capacity(select.len());
                     let mut failed = None;
-                    for &i in select {
-                        let key = &self.headers[i];
+                    for (n, &i) in select.iter().enumerate() {
+                        let Some(key) = self.headers.get(i) else { continue };
+                        let wants_text = text_columns.get(n).copied().unwrap_or(false);
                         match object.get(key).map(|v| cell(v)) {
                             None => cells.push(None),
-                            Some(Ok(c)) => cells.push(c),
+                            Some(Ok(Cell::Text(c))) => cells.push(c),
+                            Some(Ok(Cell::Number(raw))) if wants_text => {
+                                failed = Some(Reason::NumberForText { header: key.clone(), value: raw.to_string() });
+                                break;
+                            }
+                            Some(Ok(Cell::Number(raw))) => cells.push(Some(Cow::Borrowed(raw))),
                             Some(Err(())) => {
                                 failed = Some(Reason::BadRecord(format!("key {key} holds a nested value, not a cell")));
                                 break;

@@ -108,6 +108,8 @@ pub struct ReadOptions {
     /// How far a quoted field may take one CSV record: lines, bytes.
     pub max_record_lines: usize,
     pub max_record_bytes: usize,
+    /// How much a workbook may unpack to.
+    pub max_sheet_bytes: u64,
 }
 
 impl ReadOptions {
@@ -120,6 +122,7 @@ impl ReadOptions {
             sheet: source.sheet.clone(),
             max_record_lines: source.max_record_lines,
             max_record_bytes: source.max_record_bytes,
+            max_sheet_bytes: source.max_sheet_bytes,
         }
     }
 }
@@ -138,10 +141,13 @@ pub trait ExtractReader: Send {
     fn extent(&self) -> Extent;
 
     /// Reads every record, handing blocks to `sink`. `select[i]` is the
-    /// header index that feeds output column `i`.
+    /// header index that feeds output column `i`; `text[i]` says whether
+    /// that column holds text (formats that type their values refuse a
+    /// number there).
     fn read(
         self: Box<Self>,
         select: &[usize],
+        text: &[bool],
         progress: Arc<Counter>,
         sink: &mut dyn FnMut(RawBlock) -> Result<(), IngestError>,
     ) -> Result<(), IngestError>;

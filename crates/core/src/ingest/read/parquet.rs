@@ -46,6 +46,7 @@ impl ExtractReader for ParquetReader {
     fn read(
         self: Box<Self>,
         select: &[usize],
+        _text: &[bool],
         progress: Arc<Counter>,
         sink: &mut dyn FnMut(RawBlock) -> Result<(), IngestError>,
     ) -> Result<(), IngestError> {

@@ -53,8 +53,34 @@ fn cell_text<'a>(value: &'a DataRef<'a>) -> Option<Cow<'a, str>> {
     }
 }
 
+/// A workbook is a zip archive: a few megabytes can unpack to gigabytes of
+/// sheet (a "zip bomb", or a sheet with a million styled empty rows). The
+/// sizes its directory declares are summed before anything is unpacked.
+fn check_unpacked(path: &Path, display: &str, limit: u64) -> Result<(), IngestError> {
+    let file = File::open(path).map_err(|e| IngestError::io(display, e))?;
+    let mut archive =
+        zip::ZipArchive::new(BufReader::new(file)).map_err(|e| IngestError::unreadable(display, format!("not a readable XLSX workbook: {e}")))?;
+    let mut total: u64 = 0;
+    for i in 0..archive.len() {
+        let entry = archive.by_index_raw(i).map_err(|e| IngestError::unreadable(display, format!("not a readable XLSX workbook: {e}")))?;
+        total = total.saturating_add(entry.size());
+    }
+    if total > limit {
+        return Err(IngestError::unreadable(
+            display,
+            format!(
+                "unpacks to {} (more than max_sheet_bytes = {}): refused before reading. If the workbook is genuine, raise max_sheet_bytes for this source",
+                bytesize::ByteSize::b(total).display().iec(),
+                bytesize::ByteSize::b(limit).display().iec()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 impl XlsxReader {
     pub fn open(path: &Path, display: &str, options: &ReadOptions) -> Result<Self, IngestError> {
+        check_unpacked(path, display, options.max_sheet_bytes)?;
         let mut book = open_book(path, display)?;
         let names = book.sheet_names();
         let sheet = match &options.sheet {
@@ -144,6 +170,7 @@ impl ExtractReader for XlsxReader {
     fn read(
         self: Box<Self>,
         select: &[usize],
+        _text: &[bool],
         progress: Arc<Counter>,
         sink: &mut dyn FnMut(RawBlock) -> Result<(), IngestError>,
     ) -> Result<(), IngestError> {
