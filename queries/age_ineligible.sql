@@ -10,6 +10,11 @@
 --   case. Amount at risk: everything paid for those months. IDs that cannot be read are
 --   invalid_identity's cases. (No birth date in the evidence: it is the part of the ID
 --   number that supervision files mask.)
+-- meaning: 按身份证号推算的年龄不在该项目规定的年龄范围内仍有发放：
+--   月末仍未达到最低年龄（如高龄津贴未满80周岁），
+--   或月初已超过年龄上限（如孤儿基本生活费已满18周岁）。请核对本人实际出生日期和户籍信息，
+--   不符合条件的停发并追回。
+-- amount: 年龄不符各月的发放金额之和（不含银行退回的款项）。
 -- basis: 各地高龄津贴实施办法（八十周岁以上）；《国务院办公厅关于加强孤儿保障工作的意见》
 --   (国办发〔2010〕54号)：孤儿基本生活费发放至年满十八周岁。
 SELECT

@@ -9,6 +9,11 @@
 --   than `amount_tolerance`, or that exceeds the monthly standard
 --   in force for its region, program and month. Amount at risk: the larger of the difference
 --   from the approved amount and the excess over the standard.
+-- meaning: 某月实际发放金额与名册核定的月发放金额不一致（差额超过允许的误差，多发少发都算），
+--   或高于当地该项目当月的保障标准。请核对核定金额、发放清册和标准文件，查明原因，
+--   多发的追回，少发的补发。
+-- amount: 实发金额与核定金额的差额（多发少发都计）与超出当月保障标准的部分两者取较大者；
+--   同月有多笔时取差额最大的一笔。
 -- basis: 《社会救助暂行办法》(国务院令第649号) 第十条：按家庭人均收入低于当地最低生活
 --   保障标准的差额发放；《中央财政困难群众救助补助资金管理办法》(财社〔2017〕58号)：
 --   按核定标准足额发放，不得超标准发放。

@@ -12,6 +12,10 @@
 --   same village but another household is not a case. One case per household and program;
 --   evidence names the approver and the kinds of conflict. Amount at risk: what was paid (and
 --   not sent back) on the conflicted records within their months.
+-- meaning: 名册记录的审批人就是保障对象本人，或与保障对象同一户籍、同一保障家庭，
+--   或审批人又经办了该对象的资金发放。请核实审批是否回避、是否单独登记备案，
+--   审批与发放是否分岗，必要时重新审核该户资格。
+-- amount: 存在审批冲突的名册记录在其保障期内向这些对象发放的金额之和（不含银行退回的款项）。
 -- basis: 《社会救助暂行办法》第六十六条、《最低生活保障审核确认办法》(民发〔2021〕57号)
 --   第二十九条：经办人员及村(居)委会成员近亲属申请的，应单独登记备案；审核、审批与资金
 --   发放岗位相互分离，不得由同一人办理。

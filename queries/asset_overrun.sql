@@ -10,6 +10,10 @@
 --   vehicle that is not exempt (a disability mobility vehicle is), more than
 --   `max_residential_properties` homes, or an active business. Amount at risk: what the
 --   household was paid by the program.
+-- meaning: 需审核家庭经济状况的救助项目中，截至核查日仍在保的家庭有以下情况之一：
+--   人均存款超过规定倍数的年保障标准、有机动车（残疾人代步车除外）、住房超过规定套数、
+--   有正在经营的经营主体。请入户核实家庭财产情况，确属超标的按规定停保并追回。
+-- amount: 该家庭在该项目下数据期内领取的全部金额（不含银行退回的款项）。
 -- basis: 《最低生活保障审核确认办法》(民发〔2021〕57号) 关于家庭财产状况认定的规定：
 --   存款、机动车辆、房产、经营性资产超过规定的不予认定；《特困人员认定办法》(民发〔2021〕43号)。
 -- optional: deposits, vehicles, properties, businesses

@@ -10,6 +10,10 @@
 --   category list admits any category; a record with no category recorded is not judged.
 --   One case per household and program. Amount at risk: what was paid (and not sent back)
 --   to those members for that program within their records' months.
+-- meaning: 名册登记的对象类别不在该项目允许的类别之内（例如低保对象类别不符合规定，
+--   或临时救助不属于规定的救助类型）。请核对该户申请材料和认定依据，
+--   确认是类别登记错误还是不应享受。
+-- amount: 类别不符的成员在其名册记录保障期内领取该项目的金额之和（不含银行退回的款项）。
 -- basis: 《最低生活保障审核确认办法》(民发〔2021〕57号) 及各地低保对象分类施保规定；
 --   《关于进一步加强和改进临时救助工作的意见》(民发〔2018〕23号) 关于救助对象类别的规定。
 WITH bad AS (

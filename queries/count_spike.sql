@@ -8,6 +8,10 @@
 --   month against the month before: a change of more than `spike_ratio` of the previous count,
 --   where either count is at least `spike_min_count`. Only months the extract holds on both
 --   sides are compared. Amount at risk: the increase in money paid, for a rise.
+-- meaning: 某县（区）某项目当月领取人数比上月增加或减少超过规定比例，
+--   且两个月中至少有一个月人数达到规定下限。请查明人数变化原因（集中新增、
+--   批量停发或数据报送错误），重点核查新增对象是否按程序审批。
+-- amount: 人数增加时为当月发放总额比上月增加的部分；人数减少时不计金额。
 -- basis: 《社会救助暂行办法》(国务院令第649号) 第六十六条：社会救助资金专款专用；民政部
 --   关于社会救助动态管理、异常数据监测预警的要求。
 WITH heads AS (

@@ -7,6 +7,9 @@
 --   registries (civil registration, hukou cancellation, cremation) record it. The month of
 --   death itself may be paid, and `death_grace_months` more. Amount at risk: everything paid
 --   for the months after.
+-- meaning: 发放名单上的人在死亡登记（民政、公安户籍注销、殡葬火化）中已死亡，
+--   死亡当月及规定的宽限月数之后仍有发放。请核实死亡情况，停发并追回死亡后发放的资金。
+-- amount: 死亡当月及宽限期之后各月的发放金额之和（不含银行退回的款项）。
 -- basis: 《社会救助暂行办法》(国务院令第649号) 第十三条：保障家庭人口状况发生变化应及时
 --   停发、减发；《最低生活保障审核确认办法》(民发〔2021〕57号) 关于保障对象死亡后停发低保金的规定。
 WITH death AS (

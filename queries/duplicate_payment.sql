@@ -8,6 +8,9 @@
 --   same region. A payout the bank sent back does not count, so a bounced payment paid again
 --   is not a duplicate; payments by two regions are exclusive_benefits' case (enrolled twice),
 --   not a payment error. Amount at risk: all but the largest payout of the month.
+-- meaning: 同一人同一项目同一月份被同一地区发放了两次及以上（银行退回后重新补发的不算重复）。
+--   请核对发放清册和银行流水，确属重复发放的追回多发资金。
+-- amount: 同月多笔发放中，除金额最大的一笔外其余各笔金额之和（不含银行退回的款项）。
 -- basis: 《中央财政困难群众救助补助资金管理办法》(财社〔2017〕58号)：救助资金按标准足额
 --   发放，不得重复发放。
 -- Find the repeats with a count first; only theirs get the ids listed.

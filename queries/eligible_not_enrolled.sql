@@ -11,6 +11,10 @@
 --   date, living in a region with a standard for the program in the as-of month, and no roster
 --   record of the program in any status. An outreach lead, not misuse: it goes to the
 --   outreach lists, never to the supervision files. Evidence: age and the monthly standard.
+-- meaning: 户籍状态正常、未登记死亡、在核查日已达到普惠性项目（如高龄津贴）规定年龄、
+--   所在地有该项目标准，但从未列入该项目名册的居民。这是"政策找人"线索，不是违规问题：
+--   请联系本人或家属告知政策，协助申请。
+-- amount: 不计金额（这是应享未享的政策找人线索，不涉及已发放的资金）。
 -- basis: 民政部"政策找人"要求：主动发现符合条件未申请的对象；各地高龄津贴制度：达到规定
 --   年龄的户籍老年人按月享受高龄津贴。
 SELECT

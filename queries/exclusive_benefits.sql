@@ -8,6 +8,10 @@
 --   group (programs.exclusive_group, e.g. 低保 and 特困), or by one program in two regions.
 --   `conflict` is the group, or the program for the two-region case. Amount at risk: what
 --   was paid beyond the largest benefit of each month.
+-- meaning: 同一人同一月份同时领取了不能同时享受的两项待遇（如低保和特困），
+--   或同一项目在两个地区同时领取。请核实对象应享受哪一项目、在哪一地区享受，
+--   停发另一项并追回重复领取的资金。
+-- amount: 各月同时领取的各项（或各地）金额中，除金额最大的一项外其余部分之和。
 -- basis: 《社会救助暂行办法》(国务院令第649号) 第十四条、《特困人员认定办法》(民发〔2021〕
 --   43号)：特困人员不再同时享受最低生活保障；同一对象不得在两地重复享受同一救助。
 -- optional: programs

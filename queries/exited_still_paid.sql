@@ -6,6 +6,10 @@
 -- description: Payouts for a month no roster record of that program covers, where the
 --   person's record of it had ended before that month (its end_period passed, or it was
 --   exited or suspended without one). Amount at risk: everything paid for those months.
+-- meaning: 名册记录已经终止（到期、退出或暂停）后，该项目在之后的月份仍有发放，
+--   而这些月份没有任何有效名册记录覆盖。请核实对象退出的原因和时间，
+--   停发并追回退出后发放的资金。
+-- amount: 退出后没有名册记录覆盖的各月发放金额之和（不含银行退回的款项）。
 -- basis: 《社会救助暂行办法》(国务院令第649号) 第十三条；《最低生活保障审核确认办法》
 --   (民发〔2021〕57号) 关于终止保障、停发低保金的规定：终止保障后不得继续发放。
 SELECT

@@ -7,6 +7,9 @@
 --   they pay for, gathered by county, program and month (a late batch is one case, not a
 --   case per family). A payout on the last allowed day is on time. Amount at risk: the
 --   money paid late.
+-- meaning: 某县（区）某项目某月的资金在所属月份结束后超过规定天数才发放（按县、项目、
+--   月份汇总，一个迟发批次算一件）。请核查迟发原因，督促按时发放到户。
+-- amount: 超过期限才发放的金额之和（不含银行退回的款项）。
 -- basis: 《中央财政困难群众救助补助资金管理办法》(财社〔2017〕58号)：救助资金及时足额
 --   发放；财政部等部门《关于进一步加强惠民惠农财政补贴资金"一卡通"管理的指导意见》：按时发放到户。
 WITH late AS (

@@ -9,6 +9,10 @@
 --   to its last paid month). A person who died before a month is not owed it; the month of
 --   death is owed. Amount at risk: the approved amount of each missed month — money a family
 --   went without.
+-- meaning: 名册上在保的对象，在保障期内有些月份该项目已在发放，
+--   本人却没有任何发放记录（死亡以后的月份不算，死亡当月仍应发放）。请核实是否漏发，
+--   确属漏发的及时补发。
+-- amount: 每个未发月份的核定金额之和，即对象应得而未得的钱。
 -- basis: 《社会救助暂行办法》(国务院令第649号) 第十二条：按月发给最低生活保障金；
 --   《中央财政困难群众救助补助资金管理办法》(财社〔2017〕58号)：资金及时足额发放到户。
 -- optional: deaths

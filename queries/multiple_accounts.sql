@@ -8,6 +8,9 @@
 --   any programs. A card replaced between two months is not a case: only one month is
 --   looked at at a time. Amount at risk: what went into the accounts other than the one
 --   that received the most that month.
+-- meaning: 同一人同一月份的资金打入了两个及以上不同的银行账户（不论哪个项目）。
+--   请核实各账户是否为本人所有、为何多卡发放，防止资金被他人截留。
+-- amount: 当月除收款最多的账户外，其余账户收到的金额之和（不含银行退回的款项）。
 -- basis: 财政部等部门《关于进一步加强惠民惠农财政补贴资金"一卡通"管理的指导意见》：
 --   原则上一人一卡（一户一卡），补贴资金统一发放至社会保障卡或一卡通账户。
 -- The few people with two cards in a month first; only their payouts are gathered.

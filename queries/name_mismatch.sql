@@ -11,6 +11,11 @@
 --   王 明 and 王明 are one name. Evidence lists the names as each source writes them.
 --   Amount at risk: what was paid (and not sent back) under a name that is not the one the
 --   registry knows (or, for a person the registry does not list, the roster).
+-- meaning: 同一身份证号在发放记录、名册和户籍信息中的姓名不一致（空格、
+--   全角半角和少数民族姓名中间点的差别已忽略）。请核实领取人的真实身份，排查冒名顶替，
+--   并更正错误信息。
+-- amount: 以与户籍姓名不同的姓名领取的金额之和（户籍中查无此人的，与名册姓名比较；
+--   不含银行退回的款项）。
 -- basis: 《社会救助暂行办法》第九条、第十一条：救助对象身份应真实准确；民政部《关于进一步
 --   加强和改进最低生活保障工作的通知》：发放信息应与户籍信息一致，防止冒名顶替。
 WITH

@@ -9,6 +9,10 @@
 --   2024-04 may be paid up to 2024-09, and a payment for 2024-10 is a case. A month covered
 --   by a later record of the same program without gradual exit (re-approved) is not judged.
 --   Amount at risk: what was paid (and not sent back) for the months beyond the window.
+-- meaning: 处于渐退期的家庭，渐退期满（规定月数，默认6个月）后仍有发放，
+--   且这些月份没有重新认定的正常名册记录覆盖。请核实是否已重新审核认定，
+--   未认定的停发并追回超期发放的资金。
+-- amount: 渐退期满后各月的发放金额之和（不含银行退回的款项）。
 -- basis: 《最低生活保障审核确认办法》(民发〔2021〕57号) 第二十四条：家庭人均收入超过当地低保
 --   标准的，可给予不超过6个月的渐退期；渐退期满停发。
 WITH gradual AS (

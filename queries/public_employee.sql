@@ -7,6 +7,9 @@
 -- description: A recipient household (by the roster) with a member on the public payroll
 --   during a month the household was paid for. Amount at risk: what the household was paid
 --   for those months. The case names the member on the payroll.
+-- meaning: 保障家庭中有成员在家庭领取待遇的月份里属于财政供养人员（在财政供养人员名单上）。
+--   请核实该成员的任职情况和家庭收入，按规定重新认定，不符合条件的停发并追回。
+-- amount: 该成员属财政供养人员期间，该家庭各月领取的金额之和（不含银行退回的款项）。
 -- basis: 《最低生活保障审核确认办法》(民发〔2021〕57号)：家庭成员中有财政供养人员的，
 --   一般不予认定为最低生活保障对象；各地关于财政供养人员不得违规享受社会救助的规定。
 WITH members AS (

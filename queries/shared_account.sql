@@ -9,6 +9,11 @@
 --   household (on the roster, or registered in the same hukou). Paying a household's
 --   benefits to its head's card is normal. Amount at risk: everything paid into the account
 --   (for the second kind alone: what was paid for people outside the holder's household).
+-- meaning: 一个银行账户为达到规定户数以上的多户人员领取待遇，或开户人既不是领取人本人，
+--   也不是其家庭成员（名册同户或同一户籍）。把一户的待遇发到户主卡上属正常。
+--   请核实账户归属和实际用卡人，排查代领、截留。
+-- amount: 多户共用的账户计该账户收到的全部金额；只有开户人非本户问题的，
+--   计替非本户人员收取的金额（均不含银行退回的款项）。
 -- basis: 财政部等部门《关于进一步加强惠民惠农财政补贴资金"一卡通"管理的指导意见》：
 --   补贴资金发放到户、到人、到卡，严禁代领、截留，一人一卡。
 -- optional: residents

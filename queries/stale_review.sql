@@ -6,6 +6,9 @@
 -- description: Households whose roster records are active on the as-of date but were last
 --   reviewed (or, never reviewed, approved) more than `review_months` months before it.
 --   Approval counts as the first review, so a household approved last month is not overdue.
+-- meaning: 在保家庭最近一次复核（从未复核的按审批日期算）距核查日已超过规定月数。
+--   请安排入户复核家庭人口、收入和财产状况。
+-- amount: 不计金额（超期未复核是管理程序问题，不直接涉及资金）。
 -- basis: 《社会救助暂行办法》(国务院令第649号) 第十三条：对获得最低生活保障家庭的人口、
 --   收入、财产状况定期核查；《最低生活保障审核确认办法》(民发〔2021〕57号) 关于定期核查的规定。
 WITH reviewed AS (

@@ -10,6 +10,10 @@
 --   does its re-issue twice. The household is the payout's household_id, else the
 --   recipient's household on the roster, else the recipient alone. Amount at risk: the larger
 --   of the total above the cap and the payments beyond the allowed number.
+-- meaning: 同一家庭在一个自然年度内领取临时救助的次数超过规定次数，
+--   或累计金额超过年度限额（银行退回的不算，退回后补发的只算一次）。
+--   请核实每次救助的事由和审批材料，超出规定的追回。
+-- amount: 年度累计超出限额的部分与超过规定次数后各次发放的金额之和，两者取较大者。
 -- basis: 《国务院关于全面建立临时救助制度的通知》(国发〔2014〕47号) 及各地临时救助实施办法：
 --   同一家庭同一年度内救助次数、累计金额原则上不超过规定上限。
 WITH household_of AS (

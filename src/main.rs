@@ -148,6 +148,18 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// One case down to the lines of the extracts it came from: the case,
+    /// its rule and basis, its priority, and each source row as the extract
+    /// has it.
+    Explain {
+        /// The pipeline file (for where runs are published and the extracts are).
+        pipeline: PathBuf,
+        /// The case id (or its first six or more characters).
+        case_id: String,
+        /// The run to read (default: out/latest).
+        #[arg(long, value_name = "DATE", value_parser = date)]
+        as_of: Option<NaiveDate>,
+    },
     /// The rule catalogue: list the rules, or run their fixture tests.
     Rules {
         #[command(subcommand)]
@@ -226,10 +238,14 @@ enum RulesAction {
 }
 
 fn init_logging(output: &Output, progress: &Progress) {
+    // On a terminal the run's summary says what happened; the timestamped
+    // log is for cron and systemd, or -v.
+    let terminal = std::io::stderr().is_terminal();
     let default = if output.quiet {
         "warn"
     } else {
         match output.verbose {
+            0 if terminal => "warn",
             0 => "info",
             1 => "fundwatch=debug,info",
             _ => "debug",
@@ -304,6 +320,10 @@ async fn dispatch(cli: Cli, progress: Progress) -> Result<Outcome, fundwatch_cor
         Command::Cases { pipeline, as_of, status, region, rule, severity, format, out } => {
             let filter = commands::cases::CaseFilter { statuses: status, region, rules: rule, severity };
             commands::cases::cases(&pipeline, as_of, &filter, format, out.as_deref()).await?;
+        }
+        Command::Explain { pipeline, case_id, as_of } => {
+            let explained = commands::explain::explain(&pipeline, &case_id, as_of).await?;
+            print(json, &explained, commands::explain::Explained::render);
         }
         Command::Rules { action: RulesAction::List, queries } => {
             let list = commands::rules::rules_list(&queries)?;

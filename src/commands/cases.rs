@@ -11,10 +11,10 @@ use chrono::NaiveDate;
 
 use super::sql::SqlFormat;
 use fundwatch_core::Error;
-use fundwatch_core::cases::{Case, Status, table};
+use fundwatch_core::cases::{Case, Status, priority, table};
 use fundwatch_core::config::Pipeline;
 use fundwatch_core::publish::{self, Published};
-use fundwatch_core::rules::Severity;
+use fundwatch_core::rules::{Catalogue, Severity};
 use fundwatch_core::value::format_cents;
 
 /// What to show.
@@ -39,19 +39,28 @@ pub async fn cases(file: &Path, as_of: Option<NaiveDate>, filter: &CaseFilter, f
         Some(s) => Some(Severity::parse(s).ok_or_else(|| Error::Usage(format!("--severity {s}: one of high, medium, low, info")))?),
         None => None,
     };
+    if !filter.rules.is_empty() {
+        let catalogue = Catalogue::load(&pipeline.rules_dir)?;
+        if let Some(refused) = catalogue.refuse_unknown("--rule", &filter.rules) {
+            return Err(Error::Usage(refused));
+        }
+    }
     let all = table::read(path)?;
-    let chosen: Vec<&Case> = all
+    let mut chosen: Vec<&Case> = all
         .iter()
         .filter(|c| filter.statuses.is_empty() || filter.statuses.iter().any(|s| s == c.status.name()))
         .filter(|c| filter.region.as_deref().is_none_or(|r| c.region_code.as_deref().is_some_and(|x| x.starts_with(r))))
         .filter(|c| filter.rules.is_empty() || filter.rules.contains(&c.rule_id))
         .filter(|c| max_severity.is_none_or(|m| c.severity <= m))
         .collect();
+    // Riskiest first, as the county work lists.
+    chosen.sort_by(|a, b| priority::riskiest_first(a, b));
     let mask = pipeline.publish.mask_ids;
     let column = |f: &dyn Fn(&Case) -> Option<String>| -> ArrayRef { Arc::new(chosen.iter().map(|c| f(c)).collect::<StringArray>()) };
-    let names = ["case_id", "status", "severity", "rule_id", "title", "region_code", "id_no", "name", "period", "amount_at_risk", "first_seen"];
+    let names = ["case_id", "priority", "status", "severity", "rule_id", "title", "region_code", "id_no", "name", "period", "amount_at_risk", "first_seen"];
     let columns = vec![
         column(&|c| Some(c.case_id.clone())),
+        column(&|c| Some(c.priority.to_string())),
         column(&|c| Some(c.status.name().to_string())),
         column(&|c| Some(c.severity.name().to_string())),
         column(&|c| Some(c.rule_id.clone())),

@@ -43,6 +43,16 @@ pub fn accepted(pipeline: &Pipeline, catalogue: Option<&Catalogue>, accept: &[St
 }
 
 /// What `fundwatch ingest` prints: the sources, and what held the night.
+/// A count as people read it: `1,234,567`.
+pub fn grouped(n: u64) -> String {
+    fundwatch_core::value::grouped(n)
+}
+
+/// `1 row`, `2 rows`.
+pub fn rows(n: u64) -> String {
+    format!("{} {}", grouped(n), if n == 1 { "row" } else { "rows" })
+}
+
 pub fn render(report: &IngestReport) -> String {
     let mut out = render_sources(report);
     let held = report.held();
@@ -63,32 +73,33 @@ pub fn render_sources(report: &IngestReport) -> String {
     let _ = writeln!(out, "ingest as of {} into {}", report.as_of, report.lake);
     let _ = writeln!(
         out,
-        "  {:<16} {:<15} {:>5} {:>10} {:>10} {:>12}  status",
+        "  {:<18} {:<15} {:>5} {:>10} {:>10} {:>14}  status",
         "source", "table", "files", "read", "loaded", "quarantined"
     );
     for s in &report.sources {
         let unchanged = s.files.iter().filter(|f| f.status == FileStatus::Unchanged).count();
         let status = match unchanged {
+            _ if s.files.is_empty() => "no files".to_string(),
             0 => "ingested".to_string(),
             n if n == s.files.len() => "unchanged".to_string(),
             n => format!("{n} unchanged"),
         };
         let _ = writeln!(
             out,
-            "  {:<16} {:<15} {:>5} {:>10} {:>10} {:>12}  {}",
+            "  {:<18} {:<15} {:>5} {:>10} {:>10} {:>14}  {}",
             s.source,
             s.table,
             s.files.len(),
-            s.rows_read,
-            s.rows_loaded,
-            format!("{} ({:.1}%)", s.rows_quarantined, s.quarantine_share * 100.0),
+            grouped(s.rows_read),
+            grouped(s.rows_loaded),
+            format!("{} ({:.1}%)", grouped(s.rows_quarantined), s.quarantine_share * 100.0),
             status
         );
     }
     let total_read: u64 = report.sources.iter().map(|s| s.rows_read).sum();
     let total_loaded: u64 = report.sources.iter().map(|s| s.rows_loaded).sum();
     let total_q: u64 = report.sources.iter().map(|s| s.rows_quarantined).sum();
-    let _ = writeln!(out, "  rows read {total_read} = loaded {total_loaded} + quarantined {total_q}");
+    let _ = writeln!(out, "  rows read {} = loaded {} + quarantined {}", grouped(total_read), grouped(total_loaded), grouped(total_q));
     if !report.warnings.is_empty() {
         let _ = writeln!(out, "warnings:");
         for w in &report.warnings {

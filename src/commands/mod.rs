@@ -7,6 +7,7 @@ pub mod check;
 #[cfg(feature = "cluster")]
 pub mod cluster;
 pub mod demo;
+pub mod explain;
 pub mod ingest;
 pub mod rules;
 pub mod run;

@@ -16,6 +16,8 @@ pub struct RuleInfo {
     pub severity: String,
     pub title: String,
     pub description: String,
+    pub meaning: String,
+    pub amount: String,
     pub basis: String,
     pub subject: Vec<String>,
     pub needs: Vec<String>,
@@ -40,6 +42,8 @@ pub fn rules_list(dir: &Path) -> Result<RulesList, Error> {
             severity: r.severity.name().to_string(),
             title: r.title.clone(),
             description: r.description.clone(),
+            meaning: r.meaning.clone(),
+            amount: r.amount.clone(),
             basis: r.basis.clone(),
             subject: r.subject.clone(),
             needs: r.needs.iter().cloned().collect(),
@@ -80,7 +84,14 @@ impl RulesList {
             let _ = writeln!(out, "  {:<24} {:<6} {}", r.id, r.severity, r.title);
             let indent = " ".repeat(34);
             let options = textwrap::Options::new(110).initial_indent(&indent).subsequent_indent(&indent);
-            let _ = writeln!(out, "{}", textwrap::fill(&r.description, &options));
+            let _ = writeln!(out, "{}", textwrap::fill(&r.meaning, &options));
+            let labelled = |label: &str, text: &str| {
+                let first = format!("{indent}{label}");
+                let rest = " ".repeat(34 + textwrap::core::display_width(label));
+                textwrap::fill(text, textwrap::Options::new(110).initial_indent(&first).subsequent_indent(&rest))
+            };
+            let _ = writeln!(out, "{}", labelled("金额口径：", &r.amount));
+            let _ = writeln!(out, "{}", labelled("依据：", &r.basis));
             let mut sources = format!("needs: {}", r.needs.join(", "));
             if !r.uses_if_present.is_empty() {
                 let _ = write!(sources, " · uses if present: {}", r.uses_if_present.join(", "));
@@ -101,6 +112,9 @@ pub struct FixtureReport {
 /// Runs the fixture tests of the given rules (all when none are given).
 pub async fn rules_test(dir: &Path, only: &[String]) -> Result<FixtureReport, Error> {
     let catalogue = Catalogue::load(dir)?;
+    if let Some(refused) = catalogue.refuse_unknown("rules test", only) {
+        return Err(Error::Usage(refused));
+    }
     let results = fixtures::run_all(catalogue, only).await?;
     let passed = results.iter().filter(|r| r.passed).count();
     Ok(FixtureReport { passed, failed: results.len() - passed, results })

@@ -93,9 +93,8 @@ pub async fn run(file: &Path, options: RunOptions<'_>, progress: &Progress) -> R
     let as_of = pipeline.as_of(options.as_of);
     // A broken rule stops the run before anything is read.
     let catalogue = rules::check_catalogue(&pipeline, as_of).await?;
-    let unknown = catalogue.unknown(options.only);
-    if !unknown.is_empty() {
-        return Err(Error::Usage(format!("--only {}: no such rule (see `fundwatch rules list`)", unknown.join(", "))));
+    if let Some(refused) = catalogue.refuse_unknown("--only", options.only) {
+        return Err(Error::Usage(refused));
     }
     let accepted = super::ingest::accepted(&pipeline, Some(&catalogue), options.accept)?;
     let workspace = Workspace::open(pipeline, &command).await?;
@@ -124,6 +123,7 @@ pub async fn run(file: &Path, options: RunOptions<'_>, progress: &Progress) -> R
         last_seconds: publish::last_rule_seconds(Destination::of(&workspace).root),
         collect: engine.collector()?,
         timeout: pipeline.engine.rule_timeout,
+        progress: progress.clone(),
     };
     let outputs = rules::run::run(&session, &catalogue, &plan).await?;
     drop(scratch);
@@ -191,7 +191,7 @@ impl RunReport {
         for r in &self.run.rules {
             match &r.reason {
                 None => {
-                    let _ = writeln!(out, "  {:<24} {:<7} {:>7} rows {:>8.3}s  {}", r.id, r.severity.name(), r.rows, r.seconds, r.title);
+                    let _ = writeln!(out, "  {:<24} {:<7} {:>12} {:>8.3}s  {}", r.id, r.severity.name(), super::ingest::rows(r.rows), r.seconds, r.title);
                 }
                 Some(reason) => {
                     let _ = writeln!(out, "  {:<24} skipped: it {reason}", r.id);
@@ -199,22 +199,37 @@ impl RunReport {
             }
         }
         let c = &self.run.cases;
+        let g = |n: usize| super::ingest::grouped(n as u64);
         let status = |s: &str| c.by_status.get(s).copied().unwrap_or(0);
         let sev = |s: &str| c.new_by_severity.get(s).copied().unwrap_or(0);
         let _ = writeln!(
             out,
             "cases: {} new ({} high, {} medium, {} low, {} info), {} open, {} resolved, {} suppressed · {} to check, {} yuan",
-            status("new"),
-            sev("high"),
-            sev("medium"),
-            sev("low"),
-            sev("info"),
-            status("open"),
-            status("resolved"),
-            status("suppressed"),
-            c.pending,
-            c.pending_amount
+            g(status("new")),
+            g(sev("high")),
+            g(sev("medium")),
+            g(sev("low")),
+            g(sev("info")),
+            g(status("open")),
+            g(status("resolved")),
+            g(status("suppressed")),
+            g(c.pending),
+            fundwatch_core::value::parse_money(&c.pending_amount).map_or_else(|_| c.pending_amount.clone(), fundwatch_core::value::grouped_cents)
         );
+        for r in &self.run.returns {
+            let mut line = format!(
+                "  returned {}: {} filled, {} applied, {} rejected, {} blank",
+                r.file,
+                g(r.filled as usize),
+                g(r.applied as usize),
+                g(r.rejected as usize),
+                g(r.blank as usize)
+            );
+            if let Some(why) = r.reasons.first() {
+                let _ = write!(line, " — {}", fundwatch_core::publish::mask::masked_numbers(why));
+            }
+            let _ = writeln!(out, "{line}");
+        }
         for w in &self.run.warnings {
             if matches!(w, Warning::UnknownDisposition { .. }) {
                 let _ = writeln!(out, "  ! {w}");

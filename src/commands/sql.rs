@@ -11,7 +11,11 @@ use fundwatch_core::config::Pipeline;
 use fundwatch_core::engine::Engine;
 use fundwatch_core::lake::Lake;
 use fundwatch_core::rules::{Catalogue, plan::register_rules};
+use fundwatch_core::publish::Published;
 use fundwatch_core::sql::{read_only, refuse_writes};
+use std::sync::Arc;
+use datafusion::datasource::empty::EmptyTable;
+use datafusion::prelude::{ParquetReadOptions, SessionContext};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum SqlFormat {
@@ -76,6 +80,8 @@ pub async fn sql(
     let params = pipeline.params.resolve(as_of);
     let ctx = engine.lake_session(&lake, &catalogue, &params, as_of).await?;
     register_rules(&ctx, &catalogue, &params).await?;
+    // Kept to the end: a publication on a store is read from a local copy.
+    let _published = register_cases(&ctx, &pipeline, &lake, as_of).await?;
     let df = ctx.sql_with_options(&text, read_only()).await.map_err(Error::Query)?;
     let batches = match tokio::time::timeout(bounds.timeout, df.collect()).await {
         Ok(rows) => rows.map_err(Error::QueryRun)?,
@@ -87,6 +93,35 @@ pub async fn sql(
         }
     };
     write_rows(&batches, format, out)
+}
+
+/// `cases`: the cases published for the as-of date (else the newest
+/// publication); `history`: every night's cases the lake keeps, each row
+/// with its night's `as_of`. Both empty when nothing was published yet.
+async fn register_cases(ctx: &SessionContext, pipeline: &Pipeline, lake: &Lake, as_of: NaiveDate) -> Result<Option<Published>, Error> {
+    let schema = fundwatch_core::cases::table::schema();
+    let failed = |e: datafusion::error::DataFusionError| Error::Query(e);
+    let published = match Published::open(pipeline, Some(as_of)).await {
+        Ok(p) => Some(p),
+        Err(_) => Published::open(pipeline, None).await.ok(),
+    };
+    match &published {
+        Some(p) => {
+            let options = ParquetReadOptions::default().schema(&schema);
+            ctx.register_parquet("cases", p.cases_path().to_string_lossy().as_ref(), options).await.map_err(failed)?;
+        }
+        None => {
+            ctx.register_table("cases", Arc::new(EmptyTable::new(schema.clone()))).map_err(failed)?;
+        }
+    }
+    let history = lake.history_dir();
+    if !lake.earlier_histories(NaiveDate::MAX).is_empty() {
+        let options = ParquetReadOptions::default().schema(&schema).file_extension(".parquet");
+        ctx.register_parquet("history", history.to_string_lossy().as_ref(), options).await.map_err(failed)?;
+    } else {
+        ctx.register_table("history", Arc::new(EmptyTable::new(schema))).map_err(failed)?;
+    }
+    Ok(published)
 }
 
 /// `--out` may not write into the lake or the publication: a query's rows

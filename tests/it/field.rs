@@ -29,13 +29,16 @@ fn the_follow_up_list_is_drawn_per_county_filled_in_and_read_back_into_cases() {
     let counties: Vec<String> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect::<BTreeSet<_>>().into_iter().collect();
     assert_eq!(counties, ["220102.xlsx", "220103.xlsx", "220104.xlsx", "220112.xlsx"]);
     let (header, rows) = list_rows(&out.join("220102.xlsx"));
-    assert_eq!(header[9..], ["发放流水号", "随访日期", "是否接通", "到账情况", "是否知晓政策", "备注", "随访人"]);
+    let at = |h: &str| header.iter().position(|x| x == h).unwrap_or_else(|| panic!("{h}: {header:?}"));
+    let a = at("发放流水号");
+    assert_eq!(header[a..], ["发放流水号", "随访日期", "是否接通", "到账情况", "是否知晓政策", "备注", "随访人"]);
     assert_eq!(rows.len(), 30, "followup_per_county people per county");
-    let programs: BTreeSet<&str> = rows.iter().map(|r| r[2].as_str()).collect();
+    let programs: BTreeSet<&str> = rows.iter().map(|r| r[at("项目")].as_str()).collect();
     assert!(programs.len() >= 4, "spread over the programs: {programs:?}");
-    let people: BTreeSet<&str> = rows.iter().map(|r| r[4].as_str()).collect();
+    let id = at("身份证号");
+    let people: BTreeSet<&str> = rows.iter().map(|r| r[id].as_str()).collect();
     assert_eq!(people.len(), rows.len(), "one call per person");
-    assert!(rows.iter().all(|r| r[4].contains("********")), "IDs masked on the caller's list");
+    assert!(rows.iter().all(|r| r[id].contains("********")), "IDs masked on the caller's list");
 
     // The same date draws the same people; another date, others.
     p.run(&["run", "pipelines/nightly.toml"]).ok();
@@ -56,23 +59,25 @@ fn the_follow_up_list_is_drawn_per_county_filled_in_and_read_back_into_cases() {
     let answers = [("是", "未到账"), ("是", "全额到账"), ("否", ""), ("是", "不清楚")];
     for (i, row) in rows.iter().take(answers.len()).enumerate() {
         let r = i as u32 + 1;
-        for (c, v) in row.iter().enumerate().take(10) {
+        for (c, v) in row.iter().enumerate().take(a + 1) {
             sheet.write_string(r, c as u16, v).unwrap();
         }
         let (reached, received) = answers[i];
-        sheet.write_string(r, 10, "2024-07-20").unwrap();
-        sheet.write_string(r, 11, reached).unwrap();
+        let a = a as u16;
+        sheet.write_string(r, a + 1, "2024-07-20").unwrap();
+        sheet.write_string(r, a + 2, reached).unwrap();
         if !received.is_empty() {
-            sheet.write_string(r, 12, received).unwrap();
+            sheet.write_string(r, a + 3, received).unwrap();
         }
-        sheet.write_string(r, 15, "随访员02").unwrap();
+        sheet.write_string(r, a + 6, "随访员02").unwrap();
     }
-    sheet.write_string(5, 9, "PO2024XXXX").unwrap();
-    sheet.write_string(5, 10, "2024-07-20").unwrap();
-    sheet.write_string(5, 11, "是").unwrap();
-    sheet.write_string(5, 12, "全额到账").unwrap();
+    let a16 = a as u16;
+    sheet.write_string(5, a16, "PO2024XXXX").unwrap();
+    sheet.write_string(5, a16 + 1, "2024-07-20").unwrap();
+    sheet.write_string(5, a16 + 2, "是").unwrap();
+    sheet.write_string(5, a16 + 3, "全额到账").unwrap();
     book.save(p.path("sample_data/feedback/电话随访记录.xlsx")).unwrap();
-    let none_arrived = rows[0][9].clone();
+    let none_arrived = rows[0][a].clone();
 
     let run = p.run(&["--json", "run", "pipelines/nightly.toml", "--as-of", "2024-07-21"]).ok();
     let manifest: Value = serde_json::from_str(&run.stdout).unwrap();
@@ -97,7 +102,7 @@ fn without_bank_returns_allocations_or_followups_the_rules_that_need_them_are_sk
     let mut skip = false;
     for line in nightly.lines() {
         if line.starts_with("[sources.") {
-            skip = ["bank_returns", "allocations", "followups"].iter().any(|s| line.starts_with(&format!("[sources.{s}")));
+            skip = ["bank_returns", "allocations", "followups", "returned_calls"].iter().any(|s| line.starts_with(&format!("[sources.{s}")));
         }
         if !skip {
             kept.push(line);
@@ -158,14 +163,14 @@ fn outreach_leads_get_their_own_lists_never_alert_and_resolve_once_enrolled() {
     assert_eq!(book.sheet_names(), ["应享未享名单", "说明"]);
     let range = book.worksheet_range("应享未享名单").unwrap();
     let rows: Vec<Vec<String>> = range.rows().map(|r| r.iter().map(|c| c.to_string()).collect()).collect();
-    assert_eq!(rows[0][..9], ["序号", "线索编号", "姓名", "身份证号", "年龄", "村(居)行政区划", "户号", "应享项目", "月标准(元)"]);
+    assert_eq!(rows[0][..9], ["序号", "线索编号", "姓名", "身份证号", "年龄", "村(居)行政区划", "应享项目", "月标准(元)", "线索来源"]);
     assert_eq!(rows.len(), 2, "one lead in the sample");
     let row = &rows[1];
     assert_eq!(row[1], lead.case_id);
     assert_eq!(row[2], lead.name.clone().unwrap());
     assert_eq!(row[3], fundwatch_core::idcard::mask(&id_no));
-    assert_eq!((row[4].as_str(), row[5].as_str(), row[7].as_str()), ("85", "220102002001", "高龄津贴"));
-    assert!(row[8].parse::<f64>().unwrap() > 0.0, "the monthly standard: {}", row[8]);
+    assert_eq!((row[4].as_str(), row[5].as_str(), row[6].as_str()), ("85", "220102002001", "高龄津贴"));
+    assert!(row[7].parse::<f64>().unwrap() > 0.0, "the monthly standard: {}", row[7]);
     let files: Vec<String> = std::fs::read_dir(p.path("out/2024-07-15/outreach")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     assert_eq!(files, ["220102.xlsx"]);
     // Not misuse: no supervision file names it; the summary has its own section.

@@ -94,7 +94,7 @@ fn a_rule_that_never_ends_fails_at_its_timeout_naming_it_and_frees_the_lock() {
     let p = sample_project();
     p.write(
         "queries/endless.sql",
-        "-- id: endless\n-- title: 无尽\n-- severity: low\n-- subject: id_no\n-- description: d\n-- basis: b\n\
+        "-- id: endless\n-- title: 无尽\n-- severity: low\n-- subject: id_no\n-- description: d\n-- meaning: 含义\n-- amount: 金额\n-- basis: b\n\
          WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT CAST(n AS VARCHAR) AS id_no FROM r WHERE n < 0\n",
     );
     p.write("queries/tests/endless.slt", "query T\nSELECT 1\n----\n1\n");
@@ -148,7 +148,7 @@ fn a_workbook_that_unpacks_beyond_its_bound_is_refused_naming_the_file() {
 
 /// A rule an analyst wrote that returns what is personal under names no
 /// list could foresee.
-const PERSONAL: &str = "-- id: personal\n-- title: 个人信息\n-- severity: low\n-- subject: id_no\n-- description: d\n-- basis: b\n-- mask: secret\n\
+const PERSONAL: &str = "-- id: personal\n-- title: 个人信息\n-- severity: low\n-- subject: id_no\n-- description: d\n-- meaning: 含义\n-- amount: 金额\n-- basis: b\n-- mask: secret\n\
     SELECT id_no, max(name) AS name, max(account_no) AS card_no, max(account_no) AS \"银行卡号\", \
     concat(id_no, ',', id_no) AS id_list, concat(id_no, ' (本人)') AS id_with_note, \
     id_birth_date(id_no) AS born_on, CAST(id_birth_date(id_no) AS VARCHAR) AS birth_text, max(name) AS secret \

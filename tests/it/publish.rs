@@ -103,7 +103,7 @@ fn sheets(path: &Path) -> Vec<(String, Vec<String>)> {
             let range = book.worksheet_range(&n).unwrap();
             let header = range
                 .rows()
-                .find(|r| r.first().is_some_and(|c| matches!(c.to_string().as_str(), "案件编号" | "规则名称")))
+                .find(|r| r.first().is_some_and(|c| matches!(c.to_string().as_str(), "案件编号" | "规则名称" | "序号")))
                 .map(|r| r.iter().map(|c| c.to_string()).collect())
                 .unwrap_or_default();
             (n, header)
@@ -138,8 +138,10 @@ fn the_files_teams_get_open_with_their_sheets_headers_and_masked_ids() {
     let counties: Vec<String> = snapshot(&out.join("by_region")).into_iter().map(|(n, _)| n).collect();
     assert_eq!(counties, ["220102.xlsx", "220103.xlsx", "220104.xlsx"]);
     let county = sheets(&out.join("by_region/220103.xlsx"));
-    let (_, header) = &county[1];
-    assert!(header.ends_with(&["核查结论".into(), "说明".into(), "核查日期".into(), "核查人".into()]), "{header:?}");
+    let names: Vec<&str> = county.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["待核查案件", "概览", "规则说明"], "one work sheet, the overview, the rules explained");
+    let (_, header) = &county[0];
+    assert!(header.ends_with(&["案件编号".into(), "核查结论".into(), "说明".into(), "核查日期".into(), "核查人".into()]), "{header:?}");
     let text = xlsx_text(&std::fs::read(out.join("by_region/220103.xlsx")).unwrap());
     assert!(!text.contains(&full), "county files show masked IDs");
     assert!(parquet.values().filter(|c| c.county() == "220103" && c.status.actionable()).all(|c| text.contains(&c.case_id)));

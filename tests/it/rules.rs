@@ -171,7 +171,7 @@ fn analyst_sql_reads_the_lake_with_the_helpers_and_refuses_to_write() {
 #[test]
 fn a_broken_rule_fails_check_and_run_naming_its_file() {
     let p = sample_project();
-    p.write("queries/bad_rule.sql", "-- id: bad_rule\n-- title: 坏\n-- severity: high\n-- subject: id_no\n-- description: d\n-- basis: b\nSELECT id_no FROM payouts WHERE amount > 'abc' AND nonexistent_column = 1\n");
+    p.write("queries/bad_rule.sql", "-- id: bad_rule\n-- title: 坏\n-- severity: high\n-- subject: id_no\n-- description: d\n-- meaning: 含义\n-- amount: 金额\n-- basis: b\nSELECT id_no FROM payouts WHERE amount > 'abc' AND nonexistent_column = 1\n");
     for cmd in [["check", "pipelines/nightly.toml"], ["run", "pipelines/nightly.toml"]] {
         let run = p.run(&cmd);
         assert_eq!(run.code, 2, "{}", run.stderr);
@@ -187,7 +187,7 @@ fn a_broken_rule_fails_check_and_run_naming_its_file() {
     // `materialize` names CTEs of the rule's WITH, and a view's takes only `once`.
     p.write(
         "queries/bad_rule.sql",
-        "-- id: bad_rule\n-- title: 坏\n-- severity: high\n-- subject: id_no\n-- description: d\n-- basis: b\n\
+        "-- id: bad_rule\n-- title: 坏\n-- severity: high\n-- subject: id_no\n-- description: d\n-- meaning: 含义\n-- amount: 金额\n-- basis: b\n\
          -- materialize: hits, hist\nWITH hits AS (SELECT id_no FROM payouts) SELECT id_no FROM hits\n",
     );
     let run = p.run(&["check", "pipelines/nightly.toml"]);

@@ -37,13 +37,18 @@ fn the_nightly_pipeline_ingests_the_sample_and_quarantines_exactly_the_broken_ro
         })
         .collect();
     let sources = manifest["ingest"]["sources"].as_array().unwrap();
-    assert_eq!(sources.len(), 16, "every source of the nightly pipeline is ingested");
+    assert_eq!(sources.len(), 19, "every source of the nightly pipeline is ingested");
     for s in sources {
         let name = s["source"].as_str().unwrap();
         let (read, loaded, quarantined) =
             (s["rows_read"].as_u64().unwrap(), s["rows_loaded"].as_u64().unwrap(), s["rows_quarantined"].as_u64().unwrap());
         assert_eq!(read, loaded + quarantined, "{name}: rows_read = rows_loaded + rows_quarantined");
-        assert!(loaded > 0, "{name} loaded nothing");
+        if name.starts_with("returned_") {
+            // The folder teams send their filled lists back to holds none yet.
+            assert_eq!(read, 0, "{name}: nothing has been returned in the sample");
+        } else {
+            assert!(loaded > 0, "{name} loaded nothing");
+        }
         assert_eq!(quarantined, expected.get(name).copied().unwrap_or(0), "{name}: quarantined rows");
     }
     assert!(p.path("out/2024-07-15/manifest.json").exists());

@@ -28,7 +28,12 @@ pub fn check_char(first17: &[u8]) -> Option<u8> {
         }
         sum += u32::from(b - b'0') * w;
     }
-    Some(CHECK[(sum % 11) as usize])
+    CHECK.get((sum % 11) as usize).copied()
+}
+
+/// Whether 18 bytes end in the check character their first 17 give.
+pub fn check_char_ok(id: &[u8]) -> bool {
+    matches!(id.split_at_checked(17), Some((body, [check])) if check_char(body) == Some(*check))
 }
 
 /// Upgrades a legacy 15-digit ID to 18 digits: `19` goes before the two-digit
@@ -38,10 +43,11 @@ pub fn upgrade_15(id: &str) -> Option<String> {
     if b.len() != 15 || !b.iter().all(u8::is_ascii_digit) {
         return None;
     }
+    let (region, rest) = b.split_at_checked(6)?;
     let mut out = Vec::with_capacity(18);
-    out.extend_from_slice(&b[..6]);
+    out.extend_from_slice(region);
     out.extend_from_slice(b"19");
-    out.extend_from_slice(&b[6..]);
+    out.extend_from_slice(rest);
     let check = check_char(&out)?;
     out.push(check);
     String::from_utf8(out).ok()
@@ -54,7 +60,7 @@ pub fn birth_date(id: &str) -> Option<NaiveDate> {
         return None;
     }
     let digits = |r: std::ops::Range<usize>| -> Option<u32> {
-        let s = std::str::from_utf8(&b[r]).ok()?;
+        let s = std::str::from_utf8(b.get(r)?).ok()?;
         if !s.bytes().all(|c| c.is_ascii_digit()) {
             return None;
         }
@@ -95,18 +101,18 @@ static PROVINCES: LazyLock<[bool; 100]> = LazyLock::new(|| {
 /// the oldest revision we carry — an elderly recipient must not be flagged
 /// as a false identity because their county was merged.
 pub fn region_plausible(id: &str) -> bool {
-    let b = id.as_bytes();
-    if b.len() < 2 || !b[0].is_ascii_digit() || !b[1].is_ascii_digit() {
-        return false;
+    match id.as_bytes() {
+        [tens @ b'0'..=b'9', ones @ b'0'..=b'9', ..] => {
+            PROVINCES.get(usize::from((tens - b'0') * 10 + (ones - b'0'))).copied().unwrap_or(false)
+        }
+        _ => false,
     }
-    PROVINCES[usize::from((b[0] - b'0') * 10 + (b[1] - b'0'))]
 }
 
 /// Full validity check: 18 characters, correct check character, a real birth
 /// date not after `as_of`, and a real province.
 pub fn is_valid(id: &str, as_of: NaiveDate) -> bool {
-    let b = id.as_bytes();
-    if b.len() != 18 || check_char(&b[..17]) != Some(b[17]) {
+    if id.len() != 18 || !check_char_ok(id.as_bytes()) {
         return false;
     }
     match birth_date(id) {
@@ -131,8 +137,8 @@ pub fn region_name(id: &str) -> Option<String> {
             .iter()
             .find_map(|rev| gb2260::Division::get_by_revision(c, rev).map(|d| (d.name, *rev)))
     };
-    let province_code = format!("{}0000", &code[..2]);
-    let prefecture_code = format!("{}00", &code[..4]);
+    let province_code = format!("{}0000", code.get(..2)?);
+    let prefecture_code = format!("{}00", code.get(..4)?);
     let (province, _) = lookup(&province_code)?;
     let mut name = province.to_string();
     if prefecture_code != province_code

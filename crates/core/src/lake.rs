@@ -136,6 +136,16 @@ pub struct PartInfo {
     pub rows_loaded: u64,
     pub rows_quarantined: u64,
     pub reasons: Vec<ReasonCount>,
+    /// A returned list's rows nobody filled in (not records, not read).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rows_blank: u64,
+    /// A returned list's rows that came back without an outcome (联系不上).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rows_no_outcome: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone)]
@@ -250,6 +260,11 @@ impl Lake {
             .collect();
         files.sort_by_key(|f| std::cmp::Reverse(f.0));
         files
+    }
+
+    /// Where the cases of every published night are kept (in the local directory).
+    pub fn history_dir(&self) -> PathBuf {
+        self.root.join(HISTORY)
     }
 
     /// Where the cases published for `as_of` are kept (in the local directory).

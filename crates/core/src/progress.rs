@@ -15,6 +15,8 @@ use tracing_subscriber::fmt::MakeWriter;
 pub enum Extent {
     Bytes(u64),
     Rows(u64),
+    /// Things of a kind (rules), named.
+    Items(u64, &'static str),
 }
 
 /// Shared by the command and its workers: draws bars, or nothing.
@@ -40,12 +42,16 @@ impl Progress {
             let (len, template) = match extent {
                 Extent::Bytes(n) => (n, "{prefix:>28} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}"),
                 Extent::Rows(n) => (n, "{prefix:>28} [{bar:30}] {human_pos}/{human_len} rows {per_sec} {eta}"),
+                Extent::Items(n, _) => (n, "{prefix:>28} [{bar:30}] {human_pos}/{human_len} {msg} {elapsed}"),
             };
             let bar = m.add(ProgressBar::new(len));
             if let Ok(style) = ProgressStyle::with_template(template) {
                 bar.set_style(style.progress_chars("=> "));
             }
             bar.set_prefix(label.to_string());
+            if let Extent::Items(_, what) = extent {
+                bar.set_message(what);
+            }
             bar
         });
         Arc::new(Counter { n: AtomicU64::new(0), bar })

@@ -345,6 +345,14 @@ pub static TABLES: &[Table] = &[
         feedback: false,
     },
     Table {
+        name: "divisions",
+        zh: "行政区划名称",
+        columns: &[req("region_code", PREFIX), req("name", Str)],
+        sort_by: &["region_code"],
+        coverage: None,
+        feedback: false,
+    },
+    Table {
         name: "dispositions",
         zh: "核查结果",
         columns: &[

@@ -44,8 +44,8 @@ pub fn normalise_id(s: &str) -> String {
 /// Strips a time of day (`2023-05-01 00:00:00`, `2023-05-01T08:30`) that
 /// database exports append to dates.
 fn strip_time(s: &str) -> &str {
-    match s.find([' ', 'T']) {
-        Some(i) if s[i + 1..].trim().starts_with(|c: char| c.is_ascii_digit()) && s[i + 1..].contains(':') => &s[..i],
+    match s.split_once([' ', 'T']) {
+        Some((date, time)) if time.trim().starts_with(|c: char| c.is_ascii_digit()) && time.contains(':') => date,
         _ => s,
     }
 }
@@ -70,7 +70,7 @@ pub fn parse_date(s: &str) -> Option<NaiveDate> {
     let c = clean(s);
     let s = strip_time(&c);
     if s.len() == 8 && s.bytes().all(|b| b.is_ascii_digit()) {
-        return NaiveDate::from_ymd_opt(year(&s[..4])?, number(&s[4..6], 2)?, number(&s[6..8], 2)?);
+        return NaiveDate::from_ymd_opt(year(s.get(..4)?)?, number(s.get(4..6)?, 2)?, number(s.get(6..)?, 2)?);
     }
     let parts: Vec<&str> = if s.contains('年') {
         let rest = s.strip_suffix('日').or_else(|| s.strip_suffix('号'))?;
@@ -90,7 +90,7 @@ pub fn parse_month(s: &str) -> Option<(i32, u32)> {
     let c = clean(s);
     let s = strip_time(&c);
     let (y, m) = if s.len() == 6 && s.bytes().all(|b| b.is_ascii_digit()) {
-        (year(&s[..4])?, number(&s[4..], 2)?)
+        (year(s.get(..4)?)?, number(s.get(4..)?, 2)?)
     } else if let Some(rest) = s.strip_suffix('月') {
         let (y, m) = rest.split_once('年')?;
         (year(y.trim())?, number(m.trim(), 2)?)
@@ -144,7 +144,7 @@ pub fn parse_money(s: &str) -> Result<i128, MoneyError> {
     if !frac_part.bytes().all(|b| b.is_ascii_digit()) {
         return Err(MoneyError::NotANumber);
     }
-    if frac_part.len() > 2 && !frac_part[2..].bytes().all(|b| b == b'0') {
+    if frac_part.bytes().skip(2).any(|b| b != b'0') {
         return Err(MoneyError::TooManyDecimals);
     }
     let digits = digits.trim_start_matches('0');
@@ -172,8 +172,9 @@ fn ungroup(s: &str) -> Option<Cow<'_, str>> {
         return s.bytes().all(|b| b.is_ascii_digit()).then_some(Cow::Borrowed(s));
     }
     let groups: Vec<&str> = s.split(',').collect();
-    let first_ok = matches!(groups[0].len(), 1..=3);
-    let rest_ok = groups[1..].iter().all(|g| g.len() == 3);
+    let (first, rest) = groups.split_first()?;
+    let first_ok = matches!(first.len(), 1..=3);
+    let rest_ok = rest.iter().all(|g| g.len() == 3);
     let digits_ok = groups.iter().all(|g| g.bytes().all(|b| b.is_ascii_digit()));
     (first_ok && rest_ok && digits_ok).then(|| Cow::Owned(groups.concat()))
 }
@@ -183,6 +184,27 @@ pub fn format_cents(cents: i128) -> String {
     let mut out = String::new();
     push_cents(&mut out, cents);
     out
+}
+
+/// A whole number with thousands separators: `1,234,567`.
+pub fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// Cents as people read money: `-1,234,567.50`.
+pub fn grouped_cents(cents: i128) -> String {
+    let sign = if cents < 0 { "-" } else { "" };
+    let a = cents.unsigned_abs();
+    let whole = u64::try_from(a / 100).map_or_else(|_| (a / 100).to_string(), grouped);
+    format!("{sign}{whole}.{:02}", a % 100)
 }
 
 /// Cents as `1234.50`, appended to `out` (no allocation of its own).

@@ -92,7 +92,7 @@ impl Workspace {
         for (index, url) in remote_sources {
             let (dir, pattern) = split_pattern(&url);
             let remote = Remote::connect(&dir, &config).await?;
-            let source = &mut pipeline.sources[index];
+            let Some(source) = pipeline.sources.get_mut(index) else { continue };
             let local_dir = work.join("sources").join(&source.name);
             source.location = Location::Local(local_dir.join(&pattern));
             pipeline.shown_as.push((local_dir, remote.url().to_string()));
@@ -155,7 +155,7 @@ impl Workspace {
     /// Downloads the extracts every remote source names.
     pub async fn fetch_sources(&self) -> Result<(), WorkspaceError> {
         for s in &self.sources {
-            let source = &self.pipeline.sources[s.index];
+            let Some(source) = self.pipeline.sources.get(s.index) else { continue };
             let Location::Local(local) = &source.location else { continue };
             let local_dir = local.parent().map(Path::to_path_buf).unwrap_or_default();
             let glob = glob::Pattern::new(&s.pattern).ok();

@@ -846,6 +846,27 @@ pub fn reference_tables(ctx: &mut Ctx) -> Result<(), DemoError> {
     }
     programs.finish()?;
 
+    // The names of the townships and villages every county's codes stand for.
+    let mut divisions = Sink::create(
+        &base.join("reference/divisions.csv"),
+        Format::Csv(Encoding::Utf8),
+        vec![col("region_code", Text), col("name", Text)],
+        DateStyle::Iso,
+        false,
+    )?;
+    let villages = ctx.villages_per_county();
+    for (county, _) in world::COUNTIES {
+        for v in 0..villages {
+            let code = super::village_code(county, v);
+            if v % 3 == 0 {
+                let township = code.get(..9).unwrap_or_default().to_string();
+                divisions.row(&[V::from(township), V::from(world::township_name(v / 3))])?;
+            }
+            divisions.row(&[V::from(code), V::from(world::village_name(v))])?;
+        }
+    }
+    divisions.finish()?;
+
     let officials: Vec<(&'static str, Officials)> = ctx.all_officials().map(|(c, o)| (c, o.clone())).collect();
     for (county, o) in officials {
         let region = super::village_code(county, 0);
@@ -916,9 +937,21 @@ pub fn finish(ctx: Ctx, options: &DemoOptions) -> Result<Vec<(String, u64)>, Dem
     }
     write(&base.join("expected_quarantine.csv"), &csv)?;
     write(&base.join("README.md"), &readme(options, &exp, &dec, &files))?;
+    // Where teams' filled-in lists are put to be read back; empty until one comes.
+    std::fs::create_dir_all(base.join(RETURNED)).map_err(|e| DemoError::Io { path: RETURNED.into(), message: e.to_string() })?;
+    write(&base.join(RETURNED).join("README.txt"), RETURNED_README)?;
     write(&base.join("pipeline.toml"), &pipeline_toml(options.as_of, roster_xlsx, options.portable))?;
     Ok(files)
 }
+
+/// The directory returned lists are read from.
+const RETURNED: &str = "feedback/returned";
+
+const RETURNED_README: &str = "把各县填好交回的清单原样放在这个目录里：核查清单（by_region/<县>.xlsx）、\
+电话随访名单（followup/<县>.xlsx）、应享未享名单（outreach/<县>.xlsx），也可以是另存的 CSV。\n\
+不用改表头、不用删空行：没填的行不计，填错的行单独列出，其余照常采用。\n\
+Put the lists county teams send back here, as published and partly filled in \
+(workbooks or CSV): the next run reads them with no mapping.\n";
 
 fn quote(s: &str) -> String {
     if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }

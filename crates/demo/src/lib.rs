@@ -11,6 +11,12 @@
 //! Households are generated and written one at a time; only per-cell sums
 //! (county × program × month) are kept, so the size is not bounded by memory.
 
+#![allow(
+    clippy::indexing_slicing,
+    clippy::string_slice,
+    reason = "the demo indexes only what it generated itself (its own households, IDs and tables); no extract, pipeline file or rule reaches it"
+)]
+
 mod emit;
 mod household;
 mod scenarios;
@@ -161,6 +167,10 @@ impl Ctx {
 
     pub fn all_officials(&self) -> impl Iterator<Item = (&'static str, &Officials)> {
         self.officials.iter().map(|(c, o)| (*c, o))
+    }
+
+    pub fn villages_per_county(&self) -> usize {
+        self.villages_per_county
     }
 
     pub fn village(&mut self, county: &str) -> String {

@@ -66,6 +66,29 @@ pub fn surname_of(name: &str) -> &str {
     name.char_indices().nth(1).map(|(i, _)| &name[..i]).unwrap_or(name)
 }
 
+const TOWNSHIPS: &[&str] = &[
+    "城关街道", "新华街道", "永安镇", "红旗乡", "长青镇", "东风街道", "和平镇", "兴隆乡", "民主街道", "团结镇",
+    "胜利乡", "友谊街道", "太平镇", "富民乡", "双龙镇", "光明街道", "靠山镇", "合心镇", "西营城街道", "万宝镇",
+];
+
+const VILLAGES: &[&str] = &[
+    "红星村", "光明村", "向阳社区", "幸福村", "新民社区", "胜利村", "前进村", "东升社区", "和平村", "兴旺村",
+    "长岭村", "杨树村", "北山社区", "富强村", "南岗村", "建设社区", "双榆村", "三合村", "五星村", "新立村",
+    "永丰村", "太阳社区", "丰收村", "青山村", "西河村", "团山村", "民乐社区", "兴华村", "保安村", "朝阳村",
+];
+
+/// The name of the `n`-th township of a county (from 0).
+pub fn township_name(n: usize) -> String {
+    let base = TOWNSHIPS.get(n % TOWNSHIPS.len()).copied().unwrap_or("城关街道");
+    if n < TOWNSHIPS.len() { base.to_string() } else { format!("{base}{}", n / TOWNSHIPS.len() + 1) }
+}
+
+/// The name of the `n`-th village of a county (from 0).
+pub fn village_name(n: usize) -> String {
+    let base = VILLAGES.get(n % VILLAGES.len()).copied().unwrap_or("红星村");
+    if n < VILLAGES.len() { base.to_string() } else { format!("{}{}", base, n / VILLAGES.len() + 1) }
+}
+
 /// Counties the synthetic province is made of: real GB/T 2260 codes of 吉林省.
 pub const COUNTIES: &[(&str, &str)] = &[
     ("220102", "南关区"),

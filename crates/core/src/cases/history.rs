@@ -139,6 +139,9 @@ mod tests {
             disposition: None,
             disposition_note: None,
             subject: id.into(),
+            priority: 0,
+            sources: Vec::new(),
+            source_count: 0,
         }
     }
 

@@ -8,6 +8,8 @@
 //! the lake's.
 
 pub mod history;
+pub mod lineage;
+pub mod priority;
 pub mod table;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -34,6 +36,8 @@ pub enum CaseError {
     Dispositions(#[source] datafusion::error::DataFusionError),
     #[error("reading the dispositions: {0}")]
     DispositionRows(#[source] crate::sql::rows::RowsError),
+    #[error("finding the lake rows behind the cases: {}", crate::sql::explain(.0))]
+    Lineage(#[source] datafusion::error::DataFusionError),
 }
 
 /// This run's cases with their life, and the dispositions that name no case.
@@ -62,7 +66,15 @@ pub async fn life(ctx: &datafusion::prelude::SessionContext, previous: Option<Ve
         }
         firing
     });
-    let (cases, unknown) = history::reconcile(current, previous.unwrap_or_default(), &ran, &dispositions, as_of);
+    let (mut cases, unknown) = history::reconcile(current, previous.unwrap_or_default(), &ran, &dispositions, as_of);
+    let reads: lineage::Reads = ran_outputs()
+        .map(|o| {
+            let tables = o.rule.needs.iter().chain(&o.rule.optional).filter(|t| !t.contains('.')).cloned().collect();
+            (o.rule.id.clone(), tables)
+        })
+        .collect();
+    lineage::trace(ctx, &mut cases, &reads).await?;
+    priority::score(&mut cases);
     Ok(Life { cases, unknown, previous_firing })
 }
 
@@ -75,7 +87,7 @@ pub fn case_id(rule_id: &str, subject: &[&str]) -> String {
         h.update(b"|");
         h.update(part.as_bytes());
     }
-    hex::encode(h.finalize())[..16].to_string()
+    short_hex(&h.finalize())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -148,6 +160,27 @@ pub struct Case {
     pub disposition_note: Option<String>,
     /// The subject values, `|`-joined (what the id hashes).
     pub subject: String,
+    /// Which case to visit first: 0 to 100 (`priority`), its reasons in the
+    /// evidence.
+    pub priority: u8,
+    /// Lake rows behind the case, at most [`lineage::CAP`] of them
+    /// (`lineage`).
+    pub sources: Vec<SourceRow>,
+    /// How many lake rows are behind the case in all.
+    pub source_count: u64,
+}
+
+/// A row of an extract, as the lake keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
+pub struct SourceRow {
+    pub table: String,
+    pub file: String,
+    pub row: i64,
+}
+
+/// The first 16 hex characters of a digest: case ids and run ids.
+pub fn short_hex(digest: &[u8]) -> String {
+    hex::encode(digest.iter().take(8).copied().collect::<Vec<u8>>())
 }
 
 /// The county of a region code: its first six digits, or `000000` when
@@ -279,6 +312,9 @@ pub fn from_output(output: &RuleOutput, as_of: NaiveDate) -> Vec<Case> {
                     disposition: None,
                     disposition_note: None,
                     subject: subject.join("|"),
+                    priority: 0,
+                    sources: Vec::new(),
+                    source_count: 0,
                 },
             );
         }

@@ -3,8 +3,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, Date32Array, Decimal128Array, StringArray};
-use datafusion::arrow::datatypes::{DataType, Date32Type, Decimal128Type, Field, Schema, SchemaRef};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Date32Array, Decimal128Array, Int32Array, Int64Array, StringArray};
+use datafusion::arrow::datatypes::{DataType, Date32Type, Decimal128Type, Field, Int32Type, Int64Type, Schema, SchemaRef};
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -34,6 +34,12 @@ pub fn schema() -> SchemaRef {
         text("disposition", true),
         text("disposition_note", true),
         text("subject", false),
+        // Added later, so nullable: a history written before has none.
+        Field::new("priority", DataType::Int32, true),
+        // The lake rows behind the case (at most lineage::CAP), as JSON:
+        // [{"table":…,"file":…,"row":…}].
+        text("sources", true),
+        Field::new("source_count", DataType::Int64, true),
     ]))
 }
 
@@ -65,6 +71,9 @@ pub fn to_batch(cases: &[Case]) -> Result<RecordBatch, ArrowError> {
             text(&|c| c.disposition.as_deref()),
             text(&|c| c.disposition_note.as_deref()),
             text(&|c| Some(&c.subject)),
+            Arc::new(cases.iter().map(|c| Some(i32::from(c.priority))).collect::<Int32Array>()),
+            Arc::new(cases.iter().map(|c| Some(serde_json::to_string(&c.sources).unwrap_or_default())).collect::<StringArray>()),
+            Arc::new(cases.iter().map(|c| Some(i64::try_from(c.source_count).unwrap_or(i64::MAX))).collect::<Int64Array>()),
         ],
     )
 }
@@ -88,6 +97,10 @@ fn from_batch(batch: &RecordBatch, out: &mut Vec<Case>) -> Result<(), ArrowError
     let dates = |n: &str| -> Result<Date32Array, ArrowError> { Ok(col(n)?.as_primitive::<Date32Type>().clone()) };
     let (first_seen, last_seen, as_of) = (dates("first_seen")?, dates("last_seen")?, dates("as_of")?);
     let day = |a: &Date32Array, i: usize| Date32Type::to_naive_date_opt(a.value(i)).unwrap_or_default();
+    // Added later: a history written before has none.
+    let priority = batch.column_by_name("priority").and_then(|a| a.as_primitive_opt::<Int32Type>().cloned());
+    let sources = batch.column_by_name("sources").and_then(|a| a.as_string_opt::<i32>().cloned());
+    let source_count = batch.column_by_name("source_count").and_then(|a| a.as_primitive_opt::<Int64Type>().cloned());
     for i in 0..batch.num_rows() {
         out.push(Case {
             case_id: case_id.value(i).to_string(),
@@ -109,6 +122,9 @@ fn from_batch(batch: &RecordBatch, out: &mut Vec<Case>) -> Result<(), ArrowError
             disposition: opt(&disposition, i),
             disposition_note: opt(&note, i),
             subject: subject.value(i).to_string(),
+            priority: priority.as_ref().map_or(0, |p| u8::try_from(p.value(i)).unwrap_or(0)),
+            sources: sources.as_ref().and_then(|s| serde_json::from_str(s.value(i)).ok()).unwrap_or_default(),
+            source_count: source_count.as_ref().map_or(0, |n| u64::try_from(n.value(i)).unwrap_or(0)),
         });
     }
     Ok(())

@@ -7,7 +7,7 @@ use super::ConfigProblem;
 const TOP: &[&str] = &["name", "lake", "publish", "ingest", "engine", "object_store", "params", "rules", "sources"];
 const SECTIONS: &[(&str, &[&str])] = &[
     ("lake", &["path"]),
-    ("publish", &["path", "mask_ids", "max_new_ratio", "max_new_floor"]),
+    ("publish", &["path", "mask_ids", "max_new_ratio", "max_new_floor", "per_county_cap"]),
     ("ingest", &["quarantine_threshold", "fail_on_stale", "max_drop", "max_record_lines", "max_record_bytes", "max_sheet_bytes"]),
     ("engine", &["kind", "memory_limit", "spill_dir", "target_partitions", "scheduler", "job_timeout", "rule_timeout"]),
     (

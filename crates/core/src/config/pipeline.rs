@@ -66,6 +66,7 @@ struct RawPublish {
     mask_ids: bool,
     max_new_ratio: Option<f64>,
     max_new_floor: Option<u64>,
+    per_county_cap: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -139,6 +140,8 @@ pub enum Format {
     Jsonl,
     Parquet,
     Xlsx,
+    /// Lists teams send back as published, partly filled in (`read::returned`).
+    Returned,
 }
 
 impl Format {
@@ -148,6 +151,7 @@ impl Format {
             "jsonl" | "ndjson" | "json" => Some(Format::Jsonl),
             "parquet" | "pq" => Some(Format::Parquet),
             "xlsx" | "xlsm" => Some(Format::Xlsx),
+            "returned" => Some(Format::Returned),
             _ => None,
         }
     }
@@ -158,6 +162,7 @@ impl Format {
             Format::Jsonl => "jsonl",
             Format::Parquet => "parquet",
             Format::Xlsx => "xlsx",
+            Format::Returned => "returned",
         }
     }
 }
@@ -240,6 +245,9 @@ pub struct PublishConfig {
     /// previous cases (and above `max_new_floor`) hold the publication.
     pub max_new_ratio: f64,
     pub max_new_floor: u64,
+    /// The most cases a county's work list holds, riskiest first; the rest
+    /// are counted in the summary. None: every case.
+    pub per_county_cap: Option<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -417,6 +425,13 @@ fn build(file: &Path, dir: PathBuf, raw: RawPipeline, problems: &mut Vec<ConfigP
         problem("publish.max_new_ratio", format!("{max_new_ratio} is not a ratio of 1 or more"));
     }
     let max_new_floor = raw.publish.max_new_floor.unwrap_or(DEFAULT_MAX_NEW_FLOOR);
+    let per_county_cap = match raw.publish.per_county_cap {
+        Some(0) => {
+            problem("publish.per_county_cap", "0 would send the teams empty lists: give at least 1, or leave it out for every case".into());
+            None
+        }
+        cap => cap.and_then(|n| usize::try_from(n).ok()),
+    };
 
     let rules_dir = lexical_join(&dir, Path::new(raw.rules.dir.as_deref().unwrap_or("../queries")));
     let specs = ParamSpecs::load(&rules_dir).unwrap_or_else(|e| {
@@ -466,6 +481,7 @@ fn build(file: &Path, dir: PathBuf, raw: RawPipeline, problems: &mut Vec<ConfigP
             mask_ids: raw.publish.mask_ids,
             max_new_ratio,
             max_new_floor,
+            per_county_cap,
         },
         fail_on_stale: raw.ingest.fail_on_stale,
         quarantine_threshold,
@@ -609,7 +625,7 @@ fn build_source(dir: &Path, name: &str, rs: RawSource, defaults: &SourceDefaults
     let delimiter = match rs.delimiter.as_deref() {
         None => b',',
         Some("\\t") | Some("\t") => b'\t',
-        Some(d) if d.len() == 1 && d.is_ascii() => d.as_bytes()[0],
+        Some(d) if d.len() == 1 && d.is_ascii() => d.bytes().next().unwrap_or(b','),
         Some(d) => {
             problem(at("delimiter"), format!("\"{d}\" is not a single ASCII character"));
             b','
@@ -635,12 +651,24 @@ fn build_source(dir: &Path, name: &str, rs: RawSource, defaults: &SourceDefaults
             }
         }
     };
-    let columns: BTreeMap<&'static str, String> =
+    let returned = format == Some(Format::Returned);
+    let mut columns: BTreeMap<&'static str, String> =
         rs.columns.into_iter().filter_map(|(k, v)| canonical("columns", &k).map(|c| (c, v))).collect();
     let constants: BTreeMap<&'static str, String> =
         rs.constants.into_iter().filter_map(|(k, v)| canonical("constants", &k).map(|c| (c, v))).collect();
-    let values: BTreeMap<&'static str, BTreeMap<String, String>> =
+    let mut values: BTreeMap<&'static str, BTreeMap<String, String>> =
         rs.values.into_iter().filter_map(|(k, v)| canonical("values", &k).map(|c| (c, v))).collect();
+    if returned {
+        // A returned list is read by the words fundwatch published it with.
+        if !matches!(table.name, "dispositions" | "followups") {
+            problem(at("format"), format!("returned lists are read into dispositions or followups, not {}", table.name));
+        }
+        if !columns.is_empty() || !values.is_empty() {
+            problem(at("columns"), "a returned list needs no mapping: fundwatch reads it by the headers it was published with".into());
+        }
+        columns = crate::ingest::read::returned::columns(table.name);
+        values = crate::ingest::read::returned::values(table.name);
+    }
     for c in constants.keys() {
         if columns.contains_key(c) {
             problem(at(&format!("constants.{c}")), "mapped under [columns] too: keep one".into());
@@ -653,7 +681,8 @@ fn build_source(dir: &Path, name: &str, rs: RawSource, defaults: &SourceDefaults
             None
         })
     });
-    let quarantine_threshold = rs.quarantine_threshold.unwrap_or(defaults.quarantine_threshold);
+    // A wrong value in a returned list is quarantined and the night goes on.
+    let quarantine_threshold = rs.quarantine_threshold.unwrap_or(if returned { 1.0 } else { defaults.quarantine_threshold });
     if !(0.0..=1.0).contains(&quarantine_threshold) {
         problem(at("quarantine_threshold"), format!("{quarantine_threshold} is not a share between 0 and 1"));
     }

@@ -118,7 +118,7 @@ pub async fn ready(scheduler: &str) -> Result<(), ClusterError> {
         stream.write_all(request.as_bytes()).await.map_err(|e| unreachable(e.to_string()))?;
         let mut head = [0u8; 64];
         let n = stream.read(&mut head).await.map_err(|e| unreachable(e.to_string()))?;
-        let status = String::from_utf8_lossy(&head[..n]).split_whitespace().nth(1).unwrap_or_default().to_string();
+        let status = String::from_utf8_lossy(head.get(..n).unwrap_or_default()).split_whitespace().nth(1).unwrap_or_default().to_string();
         match status.as_str() {
             "200" => Ok(()),
             "503" => Err(ClusterError::NoExecutor { scheduler: scheduler.to_string() }),

@@ -68,7 +68,7 @@ impl ClusterJobs {
     /// The ids of the executors the scheduler knows.
     async fn executors(&self) -> Result<BTreeSet<String>, String> {
         let list = self.get("/api/executors").await?;
-        Ok(list.as_array().into_iter().flatten().filter_map(|e| e["id"].as_str().map(str::to_string)).collect())
+        Ok(list.as_array().into_iter().flatten().filter_map(|e| e.get("id").and_then(|i| i.as_str()).map(str::to_string)).collect())
     }
 
     /// How far a job has come: the tasks it finished.
@@ -88,7 +88,7 @@ impl ClusterJobs {
     /// a stage re-run, executors that came or went.
     async fn dirt(&self, job: &str, before: &BTreeSet<String>) -> Result<Option<String>, String> {
         let detail = self.get(&format!("/api/job/{job}")).await?;
-        let plan = detail["stage_plan"].as_str().unwrap_or_default();
+        let plan = detail.get("stage_plan").and_then(|p| p.as_str()).unwrap_or_default();
         let rerun = rerun_stages(plan);
         if !rerun.is_empty() {
             return Ok(Some(format!("stage {} ran more than once", rerun.join(", "))));

@@ -154,14 +154,14 @@ impl Converter {
         let n = block.rows.len();
         let mut errors = block.errors.clone();
         let mut arrays: Vec<ArrayRef> = Vec::with_capacity(self.schema.fields().len());
-        for (i, (column, feed)) in self.feeds.iter().enumerate() {
-            let cells = Cells::new(feed, block, n);
+        for ((column, feed), values) in self.feeds.iter().zip(&self.values) {
+            let cells = Cells::new(feed, block, n)?;
             let header = match feed {
                 Feed::Field { header, .. } => Some(header.clone()),
                 _ => None,
             };
             let col = ColumnRef { header, canonical: column.name };
-            let ctx = CellContext { column, col, values: self.values[i].as_ref(), source: &self.source_name, as_of: self.as_of };
+            let ctx = CellContext { column, col, values: values.as_ref(), source: &self.source_name, as_of: self.as_of };
             arrays.push(ctx.build(&cells, &mut errors));
         }
 
@@ -177,7 +177,7 @@ impl Converter {
         out.push(Arc::new(StringArray::from_iter_values(std::iter::repeat_n(self.source_file.as_str(), kept))));
         out.push(rows);
         if let Some(pos) = self.table.columns.iter().position(|c| c.name == "id_no") {
-            let ids = out[pos].as_any().downcast_ref::<StringArray>().cloned().unwrap_or_else(|| StringArray::from(Vec::<&str>::new()));
+            let ids = out.get(pos).and_then(|a| a.as_any().downcast_ref::<StringArray>()).cloned().unwrap_or_else(|| StringArray::from(Vec::<&str>::new()));
             let valid: BooleanArray = ids.iter().map(|id| Some(id.is_some_and(|id| idcard::is_valid(id, self.as_of)))).collect();
             out.push(Arc::new(valid));
         }
@@ -185,10 +185,9 @@ impl Converter {
 
         let rejects = errors
             .into_iter()
+            .zip(&block.rows)
             .enumerate()
-            .filter_map(|(i, e)| {
-                e.map(|reason| Reject { row: block.rows[i], reason, raw: block.raw.value(i).to_string() })
-            })
+            .filter_map(|(i, (e, row))| e.map(|reason| Reject { row: *row, reason, raw: block.raw.value(i).to_string() }))
             .collect();
         Ok(Converted { batch, rejects })
     }
@@ -212,12 +211,14 @@ enum Cells<'a> {
 }
 
 impl<'a> Cells<'a> {
-    fn new(feed: &'a Feed, block: &'a RawBlock, n: usize) -> Self {
-        match feed {
-            Feed::Field { select, .. } => Cells::Field(&block.columns[*select]),
+    fn new(feed: &'a Feed, block: &'a RawBlock, n: usize) -> Result<Self, ArrowError> {
+        Ok(match feed {
+            Feed::Field { select, header } => Cells::Field(block.columns.get(*select).ok_or_else(|| {
+                ArrowError::InvalidArgumentError(format!("column {header}: the reader returned {} columns", block.columns.len()))
+            })?),
             Feed::Constant(v) => Cells::Constant(v, n),
             Feed::Absent => Cells::Absent(n),
-        }
+        })
     }
 
     fn len(&self) -> usize {
@@ -258,8 +259,8 @@ impl CellContext<'_> {
     }
 
     fn fail(&self, errors: &mut [Option<Reason>], i: usize, reason: impl FnOnce() -> Reason) {
-        if errors[i].is_none() {
-            errors[i] = Some(reason());
+        if let Some(slot @ None) = errors.get_mut(i) {
+            *slot = Some(reason());
         }
     }
 

@@ -27,6 +27,7 @@ fn extensions(format: Format) -> &'static [&'static str] {
         Format::Jsonl => &["jsonl", "ndjson", "json"],
         Format::Parquet => &["parquet", "pq"],
         Format::Xlsx => &["xlsx", "xlsm"],
+        Format::Returned => &["xlsx", "xlsm", "csv"],
     }
 }
 
@@ -66,7 +67,8 @@ pub fn resolve(pipeline: &Pipeline, source: &Source) -> Result<Vec<Input>, Inges
     };
     paths.retain(|p| is_extract_name(p));
     paths.sort();
-    if paths.is_empty() {
+    // A directory for returned lists is empty until a team sends one back.
+    if paths.is_empty() && source.format != Format::Returned {
         return Err(no_input(format!("no {} file matches {text}", source.format.name())));
     }
     paths
@@ -89,7 +91,7 @@ pub fn sha256_file(input: &Input) -> Result<String, IngestError> {
         if n == 0 {
             break;
         }
-        hasher.update(&buf[..n]);
+        hasher.update(buf.get(..n).unwrap_or_default());
     }
     Ok(hex::encode(hasher.finalize()))
 }
@@ -116,5 +118,5 @@ pub fn part_key(source: &Source, as_of: NaiveDate, content_sha256: &str) -> Stri
         (&source.constants, &source.values),
     ));
     h.update(format!("{as_of}\n{content_sha256}\n"));
-    hex::encode(h.finalize())[..16].to_string()
+    crate::cases::short_hex(&h.finalize())
 }

@@ -72,6 +72,7 @@ pub async fn load(engine: &Engine, target: Target<'_>, progress: &Progress) -> R
         problems,
     })?;
     let encoding = reader.encoding().map(str::to_string);
+    let set_aside = reader.set_aside();
     let counter = progress.counter(&format!("{} {}", source.name, short_name(&input.display)), reader.extent());
     let converter = Converter::new(source, &mapping, &input.display, target.as_of);
     let schema = converter.schema();
@@ -111,6 +112,8 @@ pub async fn load(engine: &Engine, target: Target<'_>, progress: &Progress) -> R
         rows_loaded: counts.loaded,
         rows_quarantined: counts.rejected,
         reasons,
+        rows_blank: set_aside.as_ref().map_or(0, |s| s.blank.load(std::sync::atomic::Ordering::Relaxed)),
+        rows_no_outcome: set_aside.as_ref().map_or(0, |s| s.no_outcome.load(std::sync::atomic::Ordering::Relaxed)),
     };
     writer.append_key_value_metadata(lake::part_info_kv(&info));
     writer.close().map_err(|e| IngestError::write(&pending.tmp, e))?;

@@ -87,6 +87,9 @@ mod tests {
             disposition: None,
             disposition_note: None,
             subject: n.to_string(),
+            priority: 0,
+            sources: Vec::new(),
+            source_count: 0,
         }
     }
 
@@ -95,7 +98,7 @@ mod tests {
     }
 
     fn config() -> PublishConfig {
-        PublishConfig { location: Location::Local("out".into()), mask_ids: true, max_new_ratio: 10.0, max_new_floor: 50 }
+        PublishConfig { location: Location::Local("out".into()), mask_ids: true, max_new_ratio: 10.0, max_new_floor: 50, per_county_cap: None }
     }
 
     fn firing(cases: &[Case]) -> BTreeMap<String, usize> {

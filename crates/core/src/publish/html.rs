@@ -7,10 +7,8 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use super::{Publication, Tally, severity_order};
-use crate::cases::history::Disposition;
 use super::PublishError;
 use crate::cases::Status;
-use crate::value::format_cents;
 use crate::rules::Severity;
 use crate::rules::Status as RuleStatus;
 
@@ -19,17 +17,7 @@ fn esc(s: &str) -> String {
 }
 
 fn money(cents: i128) -> String {
-    let plain = format_cents(cents);
-    let (int, frac) = plain.split_once('.').unwrap_or((&plain, "00"));
-    let (sign, digits) = int.strip_prefix('-').map_or(("", int), |d| ("-", d));
-    let mut grouped = String::new();
-    for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(ch);
-    }
-    format!("{sign}{grouped}.{frac}")
+    crate::value::grouped_cents(cents)
 }
 
 /// A horizontal bar `value / max` of the given width, as inline SVG.
@@ -65,7 +53,9 @@ impl Tally {
 
 }
 
-const STYLE: &str = "body{font-family:'Microsoft YaHei','PingFang SC','Noto Sans CJK SC','Source Han Sans SC','WenQuanYi Micro Hei',sans-serif;margin:2em;color:#222}\
+const STYLE: &str = "@page{size:A4;margin:10mm}@media print{body{margin:0;font-size:8pt}h2{break-after:avoid}tr{break-inside:avoid}svg{width:60px}}\
+td,th{white-space:nowrap}td.wrap{white-space:normal}a{color:#1f4e79}\
+body{font-family:'Microsoft YaHei','PingFang SC','Noto Sans CJK SC','Source Han Sans SC','WenQuanYi Micro Hei',sans-serif;margin:2em;color:#222}\
 tr.total td{font-weight:bold;border-top:2px solid #999}\
 h1{font-size:1.5em}h2{font-size:1.15em;margin-top:2em;border-bottom:1px solid #ccc}\
 table{border-collapse:collapse;font-size:.9em}td,th{padding:.25em .6em;border-bottom:1px solid #eee;text-align:left}\
@@ -77,7 +67,8 @@ fn status_cells(t: &Tally) -> String {
     Status::ALL.iter().map(|s| format!("<td class=\"n\">{}</td>", t.count(*s))).collect()
 }
 
-pub fn summary(path: &Path, run: &Publication<'_>, unknown: &[Disposition]) -> Result<(), PublishError> {
+pub fn summary(path: &Path, run: &Publication<'_>, left_out: &BTreeMap<String, usize>) -> Result<(), PublishError> {
+    let unknown = run.unknown;
     let mut total = Tally::default();
     let mut by_rule: BTreeMap<&str, Tally> = BTreeMap::new();
     let mut by_county: BTreeMap<String, Tally> = BTreeMap::new();
@@ -165,12 +156,46 @@ pub fn summary(path: &Path, run: &Publication<'_>, unknown: &[Disposition]) -> R
     let _ = write!(h, "<tr class=\"total\"><td>合计</td><td></td>{}{}</tr></table>", status_cells(&total), total.tail(max_rule, "#555"));
 
     let max_county = by_county.values().map(|t| t.pending_amount).max().unwrap_or(0);
-    let _ = write!(h, "<h2>按地区（县级）</h2><table><tr><th>区划</th><th>名称</th>{HEAD}</tr>");
+    let followup_counties: std::collections::BTreeSet<String> = run.followups.iter().map(|f| crate::cases::county_of(&f.county)).collect();
+    let _ = write!(h, "<h2>按地区（县级）</h2><table><tr><th>区划</th><th>名称</th>{HEAD}<th>核查清单</th><th>随访名单</th></tr>");
     for (county, t) in &by_county {
         let name = crate::idcard::region_name(&format!("{county}000000000000")).unwrap_or_default();
-        let _ = write!(h, "<tr><td>{}</td><td>{}</td>{}{}</tr>", esc(county), esc(&name), status_cells(t), t.tail(max_county, "#34495e"));
+        let list = if left_out.contains_key(county) {
+            let capped = left_out.get(county).copied().unwrap_or(0);
+            let more = if capped > 0 { format!("（另有 {capped} 件未列入）") } else { String::new() };
+            format!("<a href=\"by_region/{0}.xlsx\">by_region/{0}.xlsx</a>{more}", esc(county))
+        } else {
+            String::new()
+        };
+        let calls = if followup_counties.contains(county) { format!("<a href=\"followup/{0}.xlsx\">followup/{0}.xlsx</a>", esc(county)) } else { String::new() };
+        let _ = write!(h, "<tr><td>{}</td><td>{}</td>{}{}<td>{list}</td><td>{calls}</td></tr>", esc(county), esc(&name), status_cells(t), t.tail(max_county, "#34495e"));
     }
-    let _ = write!(h, "<tr class=\"total\"><td>合计</td><td></td>{}{}</tr></table>", status_cells(&total), total.tail(max_county, "#555"));
+    let _ = write!(h, "<tr class=\"total\"><td>合计</td><td></td>{}{}<td></td><td></td></tr></table>", status_cells(&total), total.tail(max_county, "#555"));
+    let capped: usize = left_out.values().sum();
+    if capped > 0 {
+        let _ = write!(
+            h,
+            "<p class=\"muted\">各县核查清单按设定（per_county_cap = {}）只列优先级最高的案件；未列入的 {capped} 件仍在 cases.xlsx 中，下次运行时按优先级重新排序。</p>",
+            run.per_county_cap.unwrap_or(0)
+        );
+    }
+    if !run.trend.is_empty() {
+        let max = run.trend.iter().map(|n| n.new.max(n.resolved)).max().unwrap_or(0).max(1) as i128;
+        h.push_str("<h2>近期各次运行</h2><table><tr><th>数据截至</th><th>新发现</th><th></th><th>已消除</th><th></th><th>待核查</th></tr>");
+        for n in run.trend {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td class=\"n\">{}</td><td>{}</td><td class=\"n\">{}</td><td>{}</td><td class=\"n\">{}</td></tr>",
+                n.as_of,
+                n.new,
+                bar(n.new as i128, max, "#c0392b"),
+                n.resolved,
+                bar(n.resolved as i128, max, "#27ae60"),
+                n.pending
+            );
+        }
+        h.push_str("</table>");
+    }
 
     let info_rules: Vec<_> = rules.iter().filter(|r| r.severity == Severity::Info).collect();
     if !info_rules.is_empty() {
@@ -200,7 +225,7 @@ pub fn summary(path: &Path, run: &Publication<'_>, unknown: &[Disposition]) -> R
             s.reasons().iter().take(2).map(|r| format!("{}（{} 行）", super::mask::for_people(&r.example, run.mask_ids), r.rows)).collect();
         let _ = write!(
             h,
-            "<tr><td>{}</td><td class=\"muted\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"muted\">{}</td></tr>",
+            "<tr><td>{}</td><td class=\"muted\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"muted wrap\">{}</td></tr>",
             esc(zh),
             esc(&s.source),
             s.rows_read,
@@ -210,6 +235,28 @@ pub fn summary(path: &Path, run: &Publication<'_>, unknown: &[Disposition]) -> R
         );
     }
     h.push_str("</table>");
+    if !run.returns.is_empty() {
+        h.push_str("<h2>交回的清单</h2><p class=\"muted\">各县填好交回的核查清单、随访名单和应享未享名单：未填写的行不计；填写有误的行未采用，请按原因更正后重新交回。</p>\
+            <table><tr><th>县</th><th>文件</th><th>已填写</th><th>已采用</th><th>未采用</th><th>未填写</th><th>未采用原因</th></tr>");
+        for r in run.returns {
+            let county = r.county.as_deref().unwrap_or("");
+            let name = crate::idcard::region_name(&format!("{county}000000000000")).unwrap_or_default();
+            let reasons: Vec<String> = r.reasons.iter().take(3).map(|x| super::mask::for_people(x, run.mask_ids)).collect();
+            let _ = write!(
+                h,
+                "<tr><td>{} {}</td><td class=\"muted\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"muted wrap\">{}</td></tr>",
+                esc(county),
+                esc(&name),
+                esc(&r.file),
+                r.filled,
+                r.applied,
+                r.rejected,
+                r.blank,
+                esc(&reasons.join("；"))
+            );
+        }
+        h.push_str("</table>");
+    }
     if !unknown.is_empty() {
         let _ = write!(h, "<h2>无法对应的核查结果</h2><p class=\"muted\">以下核查结果的案件编号不存在，请核对后重报：</p><ul>");
         for d in unknown {

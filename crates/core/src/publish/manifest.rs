@@ -34,6 +34,9 @@ pub struct Manifest {
     pub ingest: IngestReport,
     pub rules: Vec<RuleReport>,
     pub cases: CaseSummary,
+    /// The lists teams sent back tonight, county by county.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub returns: Vec<super::returns::Returned>,
     pub outputs: Vec<OutputFile>,
     pub warnings: Vec<Warning>,
     /// Sources and rules an operator let through the gates (`--accept`).
@@ -64,6 +67,7 @@ impl Manifest {
             finished_at: String::new(),
             params,
             cases: CaseSummary::of(&life.cases, &life.unknown),
+            returns: super::returns::of(&ingest, &life.unknown),
             warnings,
             outputs: Vec::new(),
             rules,

@@ -15,6 +15,8 @@ mod manifest;
 pub mod mask;
 mod outreach;
 pub mod pointer;
+pub mod returns;
+pub mod sheet;
 mod xlsx;
 
 pub use manifest::{CaseSummary, MANIFEST, Manifest, OutputFile, Warning, last_rule_seconds};
@@ -115,6 +117,57 @@ pub struct Publication<'a> {
     pub labels: &'a Labels,
     /// Dispositions naming no known case.
     pub unknown: &'a [Disposition],
+    /// Township and village names by code (the `divisions` table).
+    pub divisions: &'a BTreeMap<String, String>,
+    /// The most cases a county's work list holds.
+    pub per_county_cap: Option<usize>,
+    /// The last nights published and this one, oldest first.
+    pub trend: &'a [Night],
+    /// What came back from the teams tonight.
+    pub returns: &'a [returns::Returned],
+}
+
+/// One night's counts, for the summary's trend.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Night {
+    pub as_of: NaiveDate,
+    pub new: usize,
+    pub resolved: usize,
+    pub pending: usize,
+}
+
+impl Night {
+    fn of(as_of: NaiveDate, cases: &[Case]) -> Night {
+        let count = |s: Status| cases.iter().filter(|c| c.status == s && c.severity != Severity::Info).count();
+        let pending = cases.iter().filter(|c| c.pending() && c.severity != Severity::Info).count();
+        Night { as_of, new: count(Status::New), resolved: count(Status::Resolved), pending }
+    }
+}
+
+/// How many earlier nights the summary shows.
+const TREND_NIGHTS: usize = 13;
+
+/// The nights published under `root` before `as_of` (their manifests), the
+/// last [`TREND_NIGHTS`] of them, then tonight.
+fn trend(root: &Path, as_of: NaiveDate, tonight: &[Case]) -> Vec<Night> {
+    let mut nights: Vec<Night> = fs::read_dir(root)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let date = NaiveDate::parse_from_str(&e.file_name().to_string_lossy(), "%Y-%m-%d").ok().filter(|d| *d < as_of)?;
+            let manifest: serde_json::Value = serde_json::from_slice(&fs::read(e.path().join(MANIFEST)).ok()?).ok()?;
+            let cases = manifest.get("cases")?;
+            let status = |s: &str| cases.get("by_status").and_then(|b| b.get(s)).and_then(serde_json::Value::as_u64).unwrap_or(0) as usize;
+            let pending = cases.get("pending").and_then(serde_json::Value::as_u64).unwrap_or(0) as usize;
+            Some(Night { as_of: date, new: status("new"), resolved: status("resolved"), pending })
+        })
+        .collect();
+    nights.sort_by_key(|n| n.as_of);
+    let skip = nights.len().saturating_sub(TREND_NIGHTS);
+    let mut nights: Vec<Night> = nights.into_iter().skip(skip).collect();
+    nights.push(Night::of(as_of, tonight));
+    nights
 }
 
 impl<'a> Publication<'a> {
@@ -135,6 +188,10 @@ impl<'a> Publication<'a> {
             followups: &extras.followups,
             labels: &extras.labels,
             unknown: &life.unknown,
+            divisions: &extras.divisions,
+            per_county_cap: pipeline.publish.per_county_cap,
+            trend: &[],
+            returns: &manifest.returns,
         }
     }
 }
@@ -145,6 +202,8 @@ pub struct Extras {
     pub followups: Vec<FollowupRow>,
     /// The catalogue's labels, naming programs as the programs table does.
     pub labels: Labels,
+    /// Township and village names by code.
+    pub divisions: BTreeMap<String, String>,
 }
 
 impl Extras {
@@ -163,7 +222,14 @@ impl Extras {
             warn!("queries/views has no {} view: no follow-up lists are published", followup::SAMPLE_VIEW);
             Vec::new()
         };
-        Ok(Extras { followups, labels: catalogue.labels.with_programs(names) })
+        #[derive(Deserialize)]
+        struct Division {
+            region_code: String,
+            name: String,
+        }
+        let divisions: Vec<Division> = query(ctx, "the division names", "SELECT region_code, name FROM divisions").await?;
+        let divisions = divisions.into_iter().map(|d| (d.region_code, d.name)).collect();
+        Ok(Extras { followups, labels: catalogue.labels.with_programs(names), divisions })
     }
 }
 
@@ -201,7 +267,10 @@ pub async fn publish(
 ) -> Result<String, PublishError> {
     let as_of = manifest.as_of;
     let dir = pointer::new_dir(to.root, as_of)?;
-    write_files(&dir, &Publication::new(pipeline, manifest, life, extras))?;
+    let nights = trend(to.root, as_of, &life.cases);
+    let mut run = Publication::new(pipeline, manifest, life, extras);
+    run.trend = &nights;
+    write_files(&dir, &run)?;
     write_manifest(&dir, manifest)?;
     crate::failpoint::hit("publish.before_swap").map_err(|m| PublishError::file(&dir, m))?;
     // The run's cases become the history the next run compares with. They
@@ -274,10 +343,11 @@ fn write_files(dir: &Path, run: &Publication<'_>) -> Result<(), PublishError> {
     files::cases_parquet(&dir.join(files::CASES_PARQUET), run.cases)?;
     files::cases_csv(&dir.join("cases.csv"), run.cases, run.mask_ids, &|rule| run.hidden(rule))?;
     xlsx::cases_workbook(&dir.join("cases.xlsx"), run)?;
-    let by_county = xlsx::county_workbooks(&dir.join("by_region"), run)?;
+    let left_out = xlsx::county_workbooks(&dir.join("by_region"), run)?;
+    let by_county = left_out.len();
     let followup_lists = followup::workbooks(&dir.join("followup"), run.followups, run.mask_ids, run.as_of)?;
     let outreach_lists = outreach::workbooks(&dir.join("outreach"), run)?;
-    html::summary(&dir.join("summary.html"), run, run.unknown)?;
+    html::summary(&dir.join("summary.html"), run, &left_out)?;
     info!(counties = by_county, followup_lists, outreach_lists, "supervision workbooks written");
     Ok(())
 }
@@ -313,10 +383,25 @@ pub(crate) fn files_for_fuzzing(dir: &Path, cases: &[Case], hidden: &dyn Fn(&str
     let as_of = cases.first().map(|c| c.as_of).unwrap_or_default();
     let ingest = IngestReport { as_of, lake: String::new(), sources: Vec::new(), gates: Vec::new(), warnings: Vec::new() };
     let labels = Labels::default();
-    let run = Publication { as_of, pipeline: "p", cases, rules: &[], ingest: &ingest, mask_ids: true, followups: &[], labels: &labels, unknown: &[] };
+    let divisions = BTreeMap::new();
+    let run = Publication {
+        as_of,
+        pipeline: "p",
+        cases,
+        rules: &[],
+        ingest: &ingest,
+        mask_ids: true,
+        followups: &[],
+        labels: &labels,
+        unknown: &[],
+        divisions: &divisions,
+        per_county_cap: Some(3),
+        trend: &[],
+        returns: &[],
+    };
     files::cases_csv(&dir.join("cases.csv"), cases, true, hidden)?;
     xlsx::cases_workbook(&dir.join("cases.xlsx"), &run)?;
-    xlsx::county_workbooks(&dir.join("by_region"), &run)?;
+    let left_out = xlsx::county_workbooks(&dir.join("by_region"), &run)?;
     outreach::workbooks(&dir.join("outreach"), &run)?;
-    html::summary(&dir.join("summary.html"), &run, &[])
+    html::summary(&dir.join("summary.html"), &run, &left_out)
 }

@@ -9,21 +9,35 @@ use std::path::Path;
 use rust_xlsxwriter::{DocProperties, Format, Workbook, XlsxError};
 
 use super::followup::list_columns;
+use super::sheet::{self, Col};
+use crate::lists::outreach as o;
 use super::mask::for_people;
 use super::{Publication, shown_id};
 use super::PublishError;
 use crate::cases::Case;
 use crate::rules::Severity;
 
-const INFO: [&str; 11] =
-    ["序号", "线索编号", "姓名", "身份证号", "年龄", "村(居)行政区划", "户号", "应享项目", "月标准(元)", "首次发现", "线索来源"];
+/// Who to tell; chosen with the answers to print at 9 pt or more on A4
+/// landscape.
+pub const INFO: [Col; 9] = [
+    Col::new("序号", 4.0),
+    Col::new(o::LEAD, 16.0),
+    Col::new("姓名", 7.0),
+    Col::new("身份证号", 18.0),
+    Col::new("年龄", 4.0),
+    Col::wrapped("村(居)行政区划", 12.0),
+    Col::wrapped("应享项目", 9.0),
+    Col::wrapped("月标准(元)", 7.0),
+    Col::wrapped("线索来源", 11.0),
+];
 
-/// The columns a worker fills in, and the values each takes.
-const ANSWERS: [(&str, &[&str]); 4] = [
-    ("告知日期", &[]),
-    ("结果", &["已告知并受理申请", "已告知暂不申请", "联系不上", "经核实不符合条件"]),
-    ("说明", &[]),
-    ("经办人", &[]),
+/// The columns a worker fills in, and the values each takes; a returned
+/// list is read by these headers.
+pub const ANSWERS: [(Col, &[&str]); 4] = [
+    (Col::new(o::DATE, 10.0), &[]),
+    (Col::wrapped(o::RESULT, 12.0), &o::RESULTS),
+    (Col::wrapped(o::NOTE, 10.0), &[]),
+    (Col::new(o::BY, 6.0), &[]),
 ];
 
 /// The leads the outreach lists carry: `info` cases still standing.
@@ -42,11 +56,13 @@ fn workbook(path: &Path, county: &str, leads: &[&Case], run: &Publication<'_>) -
     let mut book = Workbook::new();
     let sheet = book.add_worksheet();
     sheet.set_name("应享未享名单")?;
-    let money = Format::new().set_num_format("#,##0.00");
+    let money = Format::new().set_num_format("#,##0.00").set_align(rust_xlsxwriter::FormatAlign::Top);
     let last = leads.len().max(1) as u32;
-    let c = list_columns(sheet, &INFO, &ANSWERS, "", "告知日期", last)? + ANSWERS.len() as u16;
+    let c = list_columns(sheet, 0, &INFO, &ANSWERS, "", o::DATE, last)? + ANSWERS.len() as u16;
     for (i, lead) in leads.iter().enumerate() {
         let row = i as u32 + 1;
+        let program = lead.program.as_deref().map(|p| run.labels.program(p)).unwrap_or_default();
+        sheet.set_row_height(row, sheet::height_for(&[(&program, 9.0), (&lead.title, 11.0)]))?;
         let ev = evidence(lead);
         sheet.write_number(row, 0, (i + 1) as f64)?;
         sheet.write_string(row, 1, &lead.case_id)?;
@@ -57,28 +73,21 @@ fn workbook(path: &Path, county: &str, leads: &[&Case], run: &Publication<'_>) -
             None => sheet.write_string(row, 4, "")?,
         };
         sheet.write_string(row, 5, lead.region_code.as_deref().unwrap_or(""))?;
-        sheet.write_string(row, 6, ev.get("hukou_id").and_then(serde_json::Value::as_str).unwrap_or(""))?;
-        let program = lead.program.as_deref().map(|p| run.labels.program(p)).unwrap_or_default();
-        sheet.write_string(row, 7, &program)?;
+        sheet.write_string(row, 6, &program)?;
         let standard = ev.get("monthly_standard").and_then(|v| match v {
             serde_json::Value::Number(n) => n.as_f64(),
             serde_json::Value::String(s) => s.parse().ok(),
             _ => None,
         });
         match standard {
-            Some(s) => sheet.write_number_with_format(row, 8, s, &money)?,
-            None => sheet.write_string(row, 8, "")?,
+            Some(s) => sheet.write_number_with_format(row, 7, s, &money)?,
+            None => sheet.write_string(row, 7, "")?,
         };
-        sheet.write_string(row, 9, lead.first_seen.to_string())?;
-        sheet.write_string(row, 10, &lead.title)?;
+        sheet.write_string(row, 8, &lead.title)?;
     }
     sheet.set_freeze_panes(1, 4)?;
     sheet.autofilter(0, 0, last, c - 1)?;
-    sheet.set_autofit_max_width(300);
-    sheet.autofit();
-    sheet.set_landscape();
-    sheet.set_repeat_rows(0, 0)?;
-    sheet.set_print_fit_to_pages(1, 0);
+    sheet.set_header(format!("&L{county} 应享未享名单（政策找人）&R数据截至 {}", run.as_of));
     let notes = book.add_worksheet();
     notes.set_name("说明")?;
     let lines = [
@@ -87,9 +96,7 @@ fn workbook(path: &Path, county: &str, leads: &[&Case], run: &Publication<'_>) -
         "请逐一告知，在黄色列中填写告知日期、结果（下拉选择）、说明和经办人。".to_string(),
         "已办理入册的，下次运行时线索自动消除；经核实不符合条件的，请在说明中写明原因。".to_string(),
     ];
-    for (i, l) in lines.iter().enumerate() {
-        notes.write_string(i as u32, 0, l)?;
-    }
+    super::followup::notes_sheet(notes, &lines)?;
     book.set_properties(&DocProperties::new().set_creation_datetime(&run.as_of).set_author("fundwatch"));
     book.save(path)
 }

@@ -40,7 +40,7 @@ pub fn bind(sql: &str, params: &RunParams) -> Result<String, BindError> {
     for t in tokens {
         match &t {
             Token::Placeholder(p) if p.starts_with('$') => {
-                let name = &p[1..];
+                let name = p.strip_prefix('$').unwrap_or(p);
                 match params.get(name) {
                     Some(v) => out.push_str(&literal(v)),
                     None => {
@@ -61,7 +61,7 @@ pub fn placeholders(sql: &str) -> Vec<String> {
     tokens
         .into_iter()
         .filter_map(|t| match t {
-            Token::Placeholder(p) if p.starts_with('$') => Some(p[1..].to_string()),
+            Token::Placeholder(p) => p.strip_prefix('$').map(str::to_string),
             _ => None,
         })
         .collect()

@@ -7,6 +7,8 @@
 //! -- subject: id_no
 //! -- description: payouts for a period after the month of death, and
 //! --   continuation lines are indented
+//! -- meaning: 发放名单上的人已死亡……（what it means, for county teams）
+//! -- amount: 死亡月份之后各月发放金额之和（how the amount is counted）
 //! -- basis: 《最低生活保障审核确认办法》…
 //! SELECT …
 //! ```
@@ -88,6 +90,10 @@ pub struct Rule {
     pub title: String,
     pub severity: Severity,
     pub description: String,
+    /// What the rule found and what to check, in Chinese, for county teams.
+    pub meaning: String,
+    /// How its amount at risk is counted, in Chinese.
+    pub amount: String,
     pub basis: String,
     /// The output columns that say what one case is about.
     pub subject: Vec<String>,
@@ -139,8 +145,8 @@ pub fn project_dir() -> PathBuf {
 }
 
 const RULE_KEYS: &[&str] =
-    &["id", "title", "severity", "subject", "description", "basis", "catalogue", "optional", "requires", "materialize", "mask"];
-const RULE_REQUIRED: &[&str] = &["id", "title", "severity", "subject", "description", "basis"];
+    &["id", "title", "severity", "subject", "description", "meaning", "amount", "basis", "catalogue", "optional", "requires", "materialize", "mask"];
+const RULE_REQUIRED: &[&str] = &["id", "title", "severity", "subject", "description", "meaning", "amount", "basis"];
 const VIEW_KEYS: &[&str] = &["view", "description", "optional", "materialize"];
 const VIEW_REQUIRED: &[&str] = &["view", "description"];
 
@@ -168,7 +174,11 @@ fn parse_file(file: &Path, text: &str, known: &[&str], required: &[&str]) -> Res
         if let (Some(c), Some(key)) = (continuation, last.as_ref()) {
             if let Some(v) = header.get_mut(key)
                 && !c.is_empty() {
-                    v.push(' ');
+                    // Chinese runs on without a space where a line was wrapped.
+                    let wide = |ch: Option<char>| ch.is_some_and(|ch| unicode_width::UnicodeWidthChar::width(ch) == Some(2));
+                    if !(wide(v.chars().last()) || wide(c.chars().next())) {
+                        v.push(' ');
+                    }
                     v.push_str(c);
                 }
         } else if let Some((k, v)) = key_value {
@@ -200,7 +210,7 @@ fn parse_file(file: &Path, text: &str, known: &[&str], required: &[&str]) -> Res
             });
         }
     }
-    let sql = text[body_start.min(text.len())..].trim().trim_end_matches(';').trim().to_string();
+    let sql = text.get(body_start..).unwrap_or_default().trim().trim_end_matches(';').trim().to_string();
     if sql.is_empty() {
         return Err(RuleError::File { file: file.to_path_buf(), message: "no SELECT after the header".into() });
     }
@@ -321,6 +331,23 @@ impl Catalogue {
         ids.iter().map(String::as_str).filter(|id| self.rule(id).is_none()).collect()
     }
 
+    /// Why `ids` given to `flag` are refused, if one names no rule: each
+    /// unknown id with the rule most likely meant.
+    pub fn refuse_unknown(&self, flag: &str, ids: &[String]) -> Option<String> {
+        let unknown = self.unknown(ids);
+        if unknown.is_empty() {
+            return None;
+        }
+        let named: Vec<String> = unknown
+            .iter()
+            .map(|id| match crate::config::did_you_mean(id, self.rules.iter().map(|r| r.id.as_str())) {
+                Some(meant) => format!("{id} (did you mean {meant}?)"),
+                None => id.to_string(),
+            })
+            .collect();
+        Some(format!("{flag} {}: no such rule (see `fundwatch rules list`)", named.join(", ")))
+    }
+
     /// Works out, for every view and rule, the canonical tables it cannot do
     /// without: the tables its SQL names (through views), less its optional ones.
     fn resolve_needs(&mut self) -> Result<(), RuleError> {
@@ -413,6 +440,8 @@ fn rule(file: &Path, p: Parsed) -> Result<Rule, RuleError> {
         title: get("title"),
         severity,
         description: get("description"),
+        meaning: get("meaning"),
+        amount: get("amount"),
         basis: get("basis"),
         subject,
         catalogue: p.header.get("catalogue").cloned().unwrap_or_else(|| "local".into()),
@@ -436,7 +465,7 @@ mod tests {
     }
 
     const GOOD: &str = "-- id: r1\n-- title: 测试\n-- severity: high\n-- subject: id_no, period\n\
-        -- description: one\n--   two\n-- basis: law\nSELECT id_no, period FROM paid JOIN deaths USING (id_no);\n";
+        -- description: one\n--   two\n-- meaning: 说明\n-- amount: 金额\n-- basis: law\nSELECT id_no, period FROM paid JOIN deaths USING (id_no);\n";
 
     #[test]
     fn a_rule_file_is_parsed_with_continued_lines_and_needs_through_views() {

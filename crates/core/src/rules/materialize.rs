@@ -73,9 +73,11 @@ pub fn split(sql: &str, names: &[String], prefix: &str) -> Result<Split, Materia
     let mut found = vec![false; names.len()];
     if let Some(with) = query.with.as_mut() {
         for i in 0..with.cte_tables.len() {
-            let cte = with.cte_tables[i].alias.name.value.clone();
+            let Some(cte) = with.cte_tables.get(i).map(|c| c.alias.name.value.clone()) else { continue };
             let Some(n) = names.iter().position(|m| m.eq_ignore_ascii_case(&cte)) else { continue };
-            found[n] = true;
+            if let Some(f) = found.get_mut(n) {
+                *f = true;
+            }
             let table = format!("{prefix}{}", cte.to_ascii_lowercase());
             // Its query: the CTEs up to this one, then everything of it.
             let mut computes = select_all_from(&cte)?;
@@ -84,7 +86,9 @@ pub fn split(sql: &str, names: &[String], prefix: &str) -> Result<Split, Materia
             computes.with = Some(upto);
             ctes.push(MaterializedCte { cte, table: table.clone(), query: statement(computes) });
             // Later CTEs and the rule read its table.
-            with.cte_tables[i].query = select_all_from(&table)?;
+            if let Some(c) = with.cte_tables.get_mut(i) {
+                c.query = select_all_from(&table)?;
+            }
         }
     }
     let missing: Vec<String> = names.iter().zip(&found).filter(|(_, f)| !**f).map(|(m, _)| m.clone()).collect();

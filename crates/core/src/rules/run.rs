@@ -43,6 +43,14 @@ pub struct RuleReport {
     /// Evidence columns files for people hide (`-- mask:`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub mask: Vec<String>,
+    /// What the rule means, how its amount is counted, and its basis, in
+    /// Chinese: for the workbooks' 规则说明, not the manifest.
+    #[serde(skip)]
+    pub meaning: String,
+    #[serde(skip)]
+    pub amount: String,
+    #[serde(skip)]
+    pub basis: String,
 }
 
 /// What one rule returned.
@@ -129,6 +137,8 @@ pub struct RulesRun<'a> {
     pub collect: Arc<dyn Collect>,
     /// How long one rule may run (`[engine] rule_timeout`).
     pub timeout: std::time::Duration,
+    /// Counts rules done (a bar on a terminal).
+    pub progress: crate::progress::Progress,
 }
 
 /// The rules stage: runs the rules (all, or those in `only`) in a session
@@ -138,8 +148,12 @@ pub struct RulesRun<'a> {
 pub async fn run(ctx: &SessionContext, catalogue: &Catalogue, run: &RulesRun<'_>) -> Result<Vec<RuleOutput>, RuleError> {
     let fed = fed_with_columns(ctx, catalogue, &run.fed).await?;
     let fed: BTreeSet<&str> = fed.iter().map(String::as_str).collect();
-    let how = How { params: run.params, fed: &fed, scratch: run.scratch, collect: &run.collect, timeout: run.timeout };
-    run_all(ctx, catalogue, &how, run.only, run.spread, &run.last_seconds).await
+    let chosen = catalogue.rules.iter().filter(|r| run.only.is_empty() || run.only.contains(&r.id)).count();
+    let done = run.progress.counter("rules", crate::progress::Extent::Items(chosen as u64, "rules"));
+    let how = How { params: run.params, fed: &fed, scratch: run.scratch, collect: &run.collect, timeout: run.timeout, done: &done };
+    let outputs = run_all(ctx, catalogue, &how, run.only, run.spread, &run.last_seconds).await;
+    done.finish();
+    outputs
 }
 
 /// What every rule of a run shares.
@@ -149,6 +163,7 @@ struct How<'a> {
     scratch: Option<&'a Path>,
     collect: &'a Arc<dyn Collect>,
     timeout: std::time::Duration,
+    done: &'a crate::progress::Counter,
 }
 
 /// Runs the chosen rules, as `spread` says (see [`run`]).
@@ -224,12 +239,16 @@ async fn run_one(ctx: &SessionContext, rule: &Rule, how: &How<'_>) -> Result<Rul
         rows: 0,
         seconds: 0.0,
         mask: rule.mask.clone(),
+        meaning: rule.meaning.clone(),
+        amount: rule.amount.clone(),
+        basis: rule.basis.clone(),
     };
     if !missing.is_empty() {
         let reason = unmet_reason(&missing);
         warn!(rule = %rule.id, "skipped: {reason}");
         report.status = Status::Skipped;
         report.reason = Some(reason);
+        how.done.add(1);
         return Ok(RuleOutput { rule: rule.clone(), batches: Vec::new(), report });
     }
     let started = Instant::now();
@@ -254,6 +273,7 @@ async fn run_one(ctx: &SessionContext, rule: &Rule, how: &How<'_>) -> Result<Rul
         }
     };
     report.seconds = started.elapsed().as_secs_f64();
+    how.done.add(1);
     report.rows = batches.iter().map(|b| b.num_rows() as u64).sum();
     info!(rule = %rule.id, rows = report.rows, seconds = format!("{:.3}", report.seconds), "rule ran");
     Ok(RuleOutput { rule: rule.clone(), batches, report })
@@ -304,7 +324,7 @@ mod tests {
         let last: BTreeMap<String, f64> = catalogue.rules.iter().enumerate().map(|(i, r)| (r.id.clone(), i as f64)).collect();
         let scratch = tempfile::tempdir().expect("scratch");
         let collect: Arc<dyn Collect> = Arc::new(Here);
-        let how = How { params: &params, fed: &fed, scratch: Some(scratch.path()), collect: &collect, timeout: std::time::Duration::from_secs(600) };
+        let how = How { params: &params, fed: &fed, scratch: Some(scratch.path()), collect: &collect, timeout: std::time::Duration::from_secs(600), done: &crate::progress::Progress::hidden().counter("rules", crate::progress::Extent::Rows(0)) };
         let outputs = run_all(&ctx, &catalogue, &how, &[], Spread::SideBySide(3), &last).await.expect("every rule runs on empty tables");
         let ran: Vec<&str> = outputs.iter().map(|o| o.report.id.as_str()).collect();
         let listed: Vec<&str> = catalogue.rules.iter().map(|r| r.id.as_str()).collect();

@@ -48,9 +48,9 @@ pub fn refuse_writes(sql: &str) -> Result<(), QueryRefused> {
     if statements.len() != 1 {
         return Err(QueryRefused::Several(statements.len()));
     }
-    let ok = match &statements[0] {
-        DfStatement::Statement(s) => matches!(s.as_ref(), Statement::Query(_) | Statement::Explain { .. }),
-        DfStatement::Explain(_) => true,
+    let ok = match statements.front() {
+        Some(DfStatement::Statement(s)) => matches!(s.as_ref(), Statement::Query(_) | Statement::Explain { .. }),
+        Some(DfStatement::Explain(_)) => true,
         _ => false,
     };
     if ok {

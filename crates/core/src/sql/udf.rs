@@ -139,17 +139,21 @@ impl ScalarUDFImpl for Udf {
             .and_then(|o| NaiveDate::parse_from_str(&o.as_of, "%Y-%m-%d").ok())
             .unwrap_or(self.as_of);
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        // The signature fixes the arity; a missing argument is still an error, not a panic.
+        let arg = |i: usize| {
+            arrays.get(i).ok_or_else(|| datafusion::error::DataFusionError::Execution(format!("{}: argument {} is missing", self.name, i + 1)))
+        };
         let out: ArrayRef = match self.helper {
             Helper::IdValid => {
-                let ids = text(&arrays[0])?;
+                let ids = text(arg(0)?)?;
                 Arc::new(ids.iter().map(|id| id.map(|id| idcard::is_valid(id, as_of))).collect::<BooleanArray>())
             }
             Helper::IdProblem => {
-                let ids = text(&arrays[0])?;
+                let ids = text(arg(0)?)?;
                 Arc::new(ids.iter().map(|id| id.and_then(|id| id_problem(id, as_of))).collect::<StringArray>())
             }
             Helper::IdBirthDate => {
-                let ids = text(&arrays[0])?;
+                let ids = text(arg(0)?)?;
                 Arc::new(
                     ids.iter()
                         .map(|id| id.and_then(idcard::birth_date).map(Date32Type::from_naive_date))
@@ -157,20 +161,20 @@ impl ScalarUDFImpl for Udf {
                 )
             }
             Helper::IdGender => {
-                let ids = text(&arrays[0])?;
+                let ids = text(arg(0)?)?;
                 Arc::new(ids.iter().map(|id| id.and_then(idcard::gender)).collect::<StringArray>())
             }
             Helper::IdRegion => {
-                let ids = text(&arrays[0])?;
+                let ids = text(arg(0)?)?;
                 Arc::new(ids.iter().map(|id| id.and_then(idcard::region_name)).collect::<StringArray>())
             }
             Helper::MaskId => {
-                let ids = text(&arrays[0])?;
+                let ids = text(arg(0)?)?;
                 Arc::new(ids.iter().map(|id| id.map(idcard::mask)).collect::<StringArray>())
             }
             Helper::AgeOn => {
-                let ids = text(&arrays[0])?;
-                let dates = dates(&arrays[1])?;
+                let ids = text(arg(0)?)?;
+                let dates = dates(arg(1)?)?;
                 Arc::new(
                     ids.iter()
                         .zip(dates.iter())
@@ -183,12 +187,12 @@ impl ScalarUDFImpl for Udf {
                 )
             }
             Helper::MonthOf => {
-                let months = months(&arrays[0])?;
+                let months = months(arg(0)?)?;
                 Arc::new(months.iter().map(|m| m.map(|(y, m)| value::format_month(y, m))).collect::<StringArray>())
             }
             Helper::MonthsBetween => {
-                let a = months(&arrays[0])?;
-                let b = months(&arrays[1])?;
+                let a = months(arg(0)?)?;
+                let b = months(arg(1)?)?;
                 Arc::new(
                     a.iter()
                         .zip(b.iter())
@@ -198,7 +202,7 @@ impl ScalarUDFImpl for Udf {
             }
             Helper::MonthStart | Helper::MonthEnd => {
                 let end = self.helper == Helper::MonthEnd;
-                let m = months(&arrays[0])?;
+                let m = months(arg(0)?)?;
                 Arc::new(
                     m.iter()
                         .map(|m| {
@@ -210,9 +214,9 @@ impl ScalarUDFImpl for Udf {
                         .collect::<Date32Array>(),
                 )
             }
-            Helper::AddMonths if is_date(arrays[0].data_type()) => {
-                let d = dates(&arrays[0])?;
-                let n = cast(&arrays[1], &DataType::Int64)?;
+            Helper::AddMonths if is_date(arg(0)?.data_type()) => {
+                let d = dates(arg(0)?)?;
+                let n = cast(arg(1)?, &DataType::Int64)?;
                 let n = n.as_primitive::<datafusion::arrow::datatypes::Int64Type>();
                 Arc::new(
                     d.iter()
@@ -231,13 +235,13 @@ impl ScalarUDFImpl for Udf {
                 )
             }
             Helper::DaysBetween => {
-                let a = dates(&arrays[0])?;
-                let b = dates(&arrays[1])?;
+                let a = dates(arg(0)?)?;
+                let b = dates(arg(1)?)?;
                 Arc::new(a.iter().zip(b.iter()).map(|(a, b)| Some(i64::from(b? - a?))).collect::<Int64Array>())
             }
             Helper::AddMonths => {
-                let m = months(&arrays[0])?;
-                let n = cast(&arrays[1], &DataType::Int64)?;
+                let m = months(arg(0)?)?;
+                let n = cast(arg(1)?, &DataType::Int64)?;
                 let n = n.as_primitive::<datafusion::arrow::datatypes::Int64Type>();
                 Arc::new(
                     m.iter()
@@ -305,7 +309,7 @@ fn id_problem(id: &str, as_of: NaiveDate) -> Option<String> {
     let b = id.as_bytes();
     let problem = if b.len() != 18 {
         "length"
-    } else if idcard::check_char(&b[..17]) != Some(b[17]) {
+    } else if !idcard::check_char_ok(b) {
         "checksum"
     } else if !idcard::region_plausible(id) {
         "region"

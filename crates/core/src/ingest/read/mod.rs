@@ -8,6 +8,7 @@
 mod csv;
 mod jsonl;
 mod parquet;
+pub mod returned;
 mod xlsx;
 
 use std::borrow::Cow;
@@ -101,6 +102,8 @@ impl BlockBuilder {
 #[derive(Debug, Clone)]
 pub struct ReadOptions {
     pub format: Format,
+    /// The table read into (a returned list is read by its table's layout).
+    pub table: &'static str,
     pub encoding: EncodingChoice,
     pub delimiter: u8,
     pub header_row: usize,
@@ -116,6 +119,7 @@ impl ReadOptions {
     pub fn of(source: &Source) -> Self {
         ReadOptions {
             format: source.format,
+            table: source.table.name,
             encoding: source.encoding,
             delimiter: source.delimiter,
             header_row: source.header_row,
@@ -140,6 +144,11 @@ pub trait ExtractReader: Send {
     /// How much there is to read, in the unit the progress counter counts.
     fn extent(&self) -> Extent;
 
+    /// Where a returned list counts the rows that are not records.
+    fn set_aside(&self) -> Option<Arc<returned::SetAside>> {
+        None
+    }
+
     /// Reads every record, handing blocks to `sink`. `select[i]` is the
     /// header index that feeds output column `i`; `text[i]` says whether
     /// that column holds text (formats that type their values refuse a
@@ -159,6 +168,7 @@ pub fn open(path: &Path, display: &str, options: &ReadOptions) -> Result<Box<dyn
         Format::Jsonl => Ok(Box::new(jsonl::JsonlReader::open(path, display, options)?)),
         Format::Parquet => Ok(Box::new(parquet::ParquetReader::open(path, display)?)),
         Format::Xlsx => Ok(Box::new(xlsx::XlsxReader::open(path, display, options)?)),
+        Format::Returned => Ok(Box::new(returned::ReturnedReader::open(path, display, options)?)),
     }
 }
 

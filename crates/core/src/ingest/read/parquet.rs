@@ -60,12 +60,15 @@ impl ExtractReader for ParquetReader {
         let mask = ProjectionMask::roots(builder.parquet_schema(), wanted.iter().copied());
         let reader = builder.with_projection(mask).with_batch_size(BLOCK_ROWS).build().map_err(|e| unreadable(&e))?;
 
+        let names: Vec<&String> = select
+            .iter()
+            .map(|&i| self.headers.get(i).ok_or_else(|| unreadable(&format!("no column {} of {}", i + 1, self.headers.len()))))
+            .collect::<Result<_, _>>()?;
         let mut next_row: i64 = 1;
         for batch in reader {
             let batch = batch.map_err(|e| IngestError::record(&self.display, next_row, e.to_string()))?;
             let mut texts = Vec::with_capacity(select.len());
-            for &i in select {
-                let name = &self.headers[i];
+            for &name in &names {
                 let column = batch.column_by_name(name).ok_or_else(|| unreadable(&format!("column {name} vanished")))?;
                 let text = cast(column, &DataType::Utf8).map_err(|e| {
                     IngestError::unreadable(&self.display, format!("column {name} of type {} cannot be read as text: {e}", column.data_type()))
@@ -78,9 +81,9 @@ impl ExtractReader for ParquetReader {
                 let cells: Vec<Option<Cow<'_, str>>> =
                     strings.iter().map(|s| s.is_valid(r).then(|| Cow::Borrowed(s.value(r)))).collect();
                 let mut raw = serde_json::Map::new();
-                for (&i, cell) in select.iter().zip(&cells) {
+                for (&name, cell) in names.iter().zip(&cells) {
                     let value = cell.as_deref().map_or(serde_json::Value::Null, |v| v.into());
-                    raw.insert(self.headers[i].clone(), value);
+                    raw.insert(name.clone(), value);
                 }
                 let raw = serde_json::Value::Object(raw).to_string();
                 block.push(next_row, &raw, Ok(&cells));

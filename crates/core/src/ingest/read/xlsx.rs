@@ -56,7 +56,7 @@ fn cell_text<'a>(value: &'a DataRef<'a>) -> Option<Cow<'a, str>> {
 /// A workbook is a zip archive: a few megabytes can unpack to gigabytes of
 /// sheet (a "zip bomb", or a sheet with a million styled empty rows). The
 /// sizes its directory declares are summed before anything is unpacked.
-fn check_unpacked(path: &Path, display: &str, limit: u64) -> Result<(), IngestError> {
+pub(super) fn check_unpacked(path: &Path, display: &str, limit: u64) -> Result<(), IngestError> {
     let file = File::open(path).map_err(|e| IngestError::io(display, e))?;
     let mut archive =
         zip::ZipArchive::new(BufReader::new(file)).map_err(|e| IngestError::unreadable(display, format!("not a readable XLSX workbook: {e}")))?;
@@ -152,7 +152,7 @@ impl PendingRow {
             block.push(row, &raw, Err(Reason::FieldCount { expected: width, found: width + self.extra }));
         } else {
             let cells: Vec<Option<Cow<'_, str>>> =
-                select.iter().map(|&i| self.values[i].as_deref().map(Cow::Borrowed)).collect();
+                select.iter().map(|&i| self.values.get(i).and_then(Option::as_deref).map(Cow::Borrowed)).collect();
             block.push(row, &raw, Ok(&cells));
         }
     }
@@ -198,7 +198,11 @@ impl ExtractReader for XlsxReader {
             let Some(p) = pending.as_mut() else { continue };
             let text = cell_text(cell.get_value()).map(|t| t.into_owned()).filter(|t| !t.trim().is_empty());
             match self.header_cols.iter().position(|&hc| hc == c) {
-                Some(h) => p.values[h] = text,
+                Some(h) => {
+                    if let Some(slot) = p.values.get_mut(h) {
+                        *slot = text;
+                    }
+                }
                 None if text.is_some() => p.extra += 1,
                 None => {}
             }
