@@ -163,7 +163,7 @@ fn outreach_leads_get_their_own_lists_never_alert_and_resolve_once_enrolled() {
     assert_eq!(book.sheet_names(), ["应享未享名单", "说明"]);
     let range = book.worksheet_range("应享未享名单").unwrap();
     let rows: Vec<Vec<String>> = range.rows().map(|r| r.iter().map(|c| c.to_string()).collect()).collect();
-    assert_eq!(rows[0][..9], ["序号", "线索编号", "姓名", "身份证号", "年龄", "村(居)行政区划", "应享项目", "月标准(元)", "线索来源"]);
+    assert_eq!(rows[0][..9], ["序号", "线索编号", "姓名", "身份证号", "年龄", "村(居)行政区划", "应享项目", "月标准\n(元)", "线索来源"]);
     assert_eq!(rows.len(), 2, "one lead in the sample");
     let row = &rows[1];
     assert_eq!(row[1], lead.case_id);

@@ -129,12 +129,14 @@ print("county", county)
     let q = query(&p.lake().join("quarantine/as_of_date=2024-07-16"), "SELECT source_file, source_row, reason_code, reason, raw FROM t WHERE source = 'returned_outcomes'").await;
     assert_eq!(q.len(), 1, "{q:?}");
     assert!(q[0][0].ends_with("returned/220102.xlsx") && q[0][1] == mistyped_row && q[0][2] == "unknown_value", "{q:?}");
-    assert!(q[0][3].contains("\"属实吧\""), "{}", q[0][3]);
+    assert!(q[0][3].contains("核查结论：填写的“属实吧”不是可选的值（可选：属实、已整改、误报）"), "in the team's words: {}", q[0][3]);
     assert!(q[0][4].contains("\"工作表\":\"待核查案件\""), "{}", q[0][4]);
 
     // The summary says it to people.
     let summary = std::fs::read_to_string(p.path("out/2024-07-16/summary.html")).unwrap();
     assert!(summary.contains("交回的清单") && summary.contains("220102.xlsx"), "the summary lists what came back");
+    assert!(summary.contains("“属实吧”不是可选的值"), "and why a row was set aside, in the team's words");
+    assert_eq!(night.stdout.matches("returned sample_data/feedback/returned/220102.xlsx").count(), 1, "a list is reported once, by the source that took it: {}", night.stdout);
 }
 
 /// Lists printed as teams print them: A4 landscape, one page wide at 9 pt

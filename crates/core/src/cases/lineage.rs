@@ -30,15 +30,19 @@ const KEYS: &str = "fundwatch_case_keys";
 /// What each rule reads: its needs and the optional tables it uses.
 pub type Reads = BTreeMap<String, BTreeSet<String>>;
 
+/// The rules whose cases are about a bank account (their subject starts
+/// with `account_no`): their rows are the account's.
+pub type ByAccount = BTreeSet<String>;
+
 /// Fills `sources` and `source_count` of the cases of the rules in
 /// `reads` (cases of other rules keep what they carried).
-pub async fn trace(ctx: &SessionContext, cases: &mut [Case], reads: &Reads) -> Result<(), CaseError> {
+pub async fn trace(ctx: &SessionContext, cases: &mut [Case], reads: &Reads, by_account: &ByAccount) -> Result<(), CaseError> {
     let traced: Vec<usize> = (0..cases.len()).filter(|&i| cases.get(i).is_some_and(|c| reads.contains_key(&c.rule_id))).collect();
     if traced.is_empty() {
         return Ok(());
     }
     let local = here(ctx, reads).await?;
-    let keys = key_table(cases, &traced).map_err(CaseError::Lineage)?;
+    let keys = key_table(cases, &traced, by_account).map_err(CaseError::Lineage)?;
     local.register_table(KEYS, Arc::new(keys)).map_err(CaseError::Lineage)?;
     let found = query(&local, reads).await?;
     for &i in &traced {
@@ -73,10 +77,10 @@ async fn here(ctx: &SessionContext, reads: &Reads) -> Result<SessionContext, Cas
     Ok(local)
 }
 
-fn key_table(cases: &[Case], traced: &[usize]) -> Result<MemTable, datafusion::error::DataFusionError> {
+fn key_table(cases: &[Case], traced: &[usize], by_account: &ByAccount) -> Result<MemTable, datafusion::error::DataFusionError> {
     let picked: Vec<&Case> = traced.iter().filter_map(|&i| cases.get(i)).collect();
     let column = |f: &dyn Fn(&Case) -> Option<&str>| -> Arc<StringArray> { Arc::new(picked.iter().map(|c| f(c)).collect()) };
-    let fields = ["case_id", "rule_id", "id_no", "household_id", "region_code", "program", "period"];
+    let fields = ["case_id", "rule_id", "id_no", "household_id", "region_code", "program", "period", "account_no"];
     let schema = Arc::new(Schema::new(fields.iter().map(|f| Field::new(*f, DataType::Utf8, true)).collect::<Vec<_>>()));
     let batch = RecordBatch::try_new(
         schema.clone(),
@@ -88,6 +92,7 @@ fn key_table(cases: &[Case], traced: &[usize]) -> Result<MemTable, datafusion::e
             column(&|c| nonempty(c.region_code.as_deref())),
             column(&|c| nonempty(c.program.as_deref())),
             column(&|c| nonempty(c.period.as_deref())),
+            column(&|c| if by_account.contains(&c.rule_id) { nonempty(c.subject.split('|').next()) } else { None }),
         ],
     )?;
     MemTable::try_new(schema, vec![vec![batch]])
@@ -107,11 +112,14 @@ fn table_query(table: &crate::tables::Table, rules: &BTreeSet<&str>) -> Option<S
     let has = |c: &str| table.columns.iter().any(|col| col.name == c);
     let refine = |k: &str| if has(k) { format!(" AND (k.{k} IS NULL OR t.{k} = k.{k})") } else { String::new() };
     let mut keyed = Vec::new();
+    if has("account_no") {
+        keyed.push(format!("k.account_no IS NOT NULL AND t.account_no = k.account_no{}{}", refine("period"), refine("program")));
+    }
     if has("id_no") {
-        keyed.push(format!("k.id_no IS NOT NULL AND t.id_no = k.id_no{}{}", refine("period"), refine("program")));
+        keyed.push(format!("k.account_no IS NULL AND k.id_no IS NOT NULL AND t.id_no = k.id_no{}{}", refine("period"), refine("program")));
     }
     if has("household_id") {
-        keyed.push(format!("k.id_no IS NULL AND k.household_id IS NOT NULL AND t.household_id = k.household_id{}{}", refine("period"), refine("program")));
+        keyed.push(format!("k.account_no IS NULL AND k.id_no IS NULL AND k.household_id IS NOT NULL AND t.household_id = k.household_id{}{}", refine("period"), refine("program")));
     }
     let by_area = has("region_code") && has("program") && has("period");
     let name = table.name;
@@ -131,7 +139,7 @@ fn table_query(table: &crate::tables::Table, rules: &BTreeSet<&str>) -> Option<S
         parts.push(format!(
             "SELECT k.case_id, '{name}' AS tbl, t.{SOURCE_FILE} AS file, t.{SOURCE_ROW} AS row \
              FROM {KEYS} k JOIN \"{name}\" t ON left(t.region_code, 6) = k.region_code AND t.program = k.program AND t.period = k.period \
-             WHERE k.id_no IS NULL AND k.household_id IS NULL AND length(k.region_code) = 6 AND k.rule_id IN ({})",
+             WHERE k.account_no IS NULL AND k.id_no IS NULL AND k.household_id IS NULL AND length(k.region_code) = 6 AND k.rule_id IN ({})",
             quoted(rules)
         ));
     }

@@ -73,7 +73,9 @@ pub async fn life(ctx: &datafusion::prelude::SessionContext, previous: Option<Ve
             (o.rule.id.clone(), tables)
         })
         .collect();
-    lineage::trace(ctx, &mut cases, &reads).await?;
+    let by_account: lineage::ByAccount =
+        ran_outputs().filter(|o| o.rule.subject.first().is_some_and(|s| s == "account_no")).map(|o| o.rule.id.clone()).collect();
+    lineage::trace(ctx, &mut cases, &reads, &by_account).await?;
     priority::score(&mut cases);
     Ok(Life { cases, unknown, previous_firing })
 }

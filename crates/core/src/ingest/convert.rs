@@ -126,6 +126,8 @@ pub struct Converter {
     source_name: String,
     source_file: String,
     as_of: NaiveDate,
+    /// A list a team filled in: a wrong value is named in the team's words.
+    returned: bool,
 }
 
 impl Converter {
@@ -143,6 +145,7 @@ impl Converter {
             source_name: source.name.clone(),
             source_file: source_file.to_string(),
             as_of,
+            returned: source.format == crate::config::Format::Returned,
         }
     }
 
@@ -161,7 +164,14 @@ impl Converter {
                 _ => None,
             };
             let col = ColumnRef { header, canonical: column.name };
-            let ctx = CellContext { column, col, values: values.as_ref(), source: &self.source_name, as_of: self.as_of };
+            let ctx = CellContext {
+                column,
+                col,
+                values: values.as_ref(),
+                source: &self.source_name,
+                as_of: self.as_of,
+                returned: self.returned,
+            };
             arrays.push(ctx.build(&cells, &mut errors));
         }
 
@@ -243,6 +253,7 @@ struct CellContext<'a> {
     values: Option<&'a HashMap<String, String>>,
     source: &'a str,
     as_of: NaiveDate,
+    returned: bool,
 }
 
 impl CellContext<'_> {
@@ -348,6 +359,11 @@ impl CellContext<'_> {
                 let lower = v.to_ascii_lowercase();
                 match allowed.iter().find(|a| **a == lower) {
                     Some(a) => Ok(Cow::Borrowed(*a)),
+                    None if self.returned => {
+                        let mut offered: Vec<&str> = self.values.map(|m| m.keys().map(String::as_str).collect()).unwrap_or_default();
+                        offered.sort_unstable();
+                        Err(Reason::NotOffered { column: self.col.clone(), value: v.into_owned(), offered: offered.join("、") })
+                    }
                     None => Err(Reason::UnknownValue {
                         column: self.col.clone(),
                         value: v.into_owned(),

@@ -45,6 +45,9 @@ pub enum Reason {
     /// The file ends inside this row: no line break after it and fewer
     /// fields than the header. The extract was cut short.
     CutShort { expected: usize, found: usize },
+    /// A value a team wrote in a returned list that the list does not
+    /// offer, named in the list's own words.
+    NotOffered { column: ColumnRef, value: String, offered: String },
     /// A month after the as-of month where the past is meant (a payout's period).
     FutureMonth { column: ColumnRef, value: String, latest: String },
     /// A date after the as-of date where the past is meant (paid on, died on…).
@@ -75,7 +78,7 @@ impl Reason {
                 Kind::Str | Kind::Id | Kind::Enum(_) => "bad_value",
                 Kind::Region(_) => "bad_region",
             },
-            Reason::UnknownValue { .. } => "unknown_value",
+            Reason::UnknownValue { .. } | Reason::NotOffered { .. } => "unknown_value",
             Reason::StrayQuote { .. } => "stray_quote",
             Reason::CutShort { .. } => "cut_short",
             Reason::FutureMonth { .. } => "future_month",
@@ -93,6 +96,7 @@ impl Reason {
             Reason::Missing(c)
             | Reason::Unparseable { column: c, .. }
             | Reason::UnknownValue { column: c, .. }
+            | Reason::NotOffered { column: c, .. }
             | Reason::FutureMonth { column: c, .. }
             | Reason::FutureDate { column: c, .. }
             | Reason::FutureBirth { column: c, .. }
@@ -107,6 +111,7 @@ impl Reason {
             Reason::Missing(c)
             | Reason::Unparseable { column: c, .. }
             | Reason::UnknownValue { column: c, .. }
+            | Reason::NotOffered { column: c, .. }
             | Reason::FutureMonth { column: c, .. }
             | Reason::FutureDate { column: c, .. }
             | Reason::FutureBirth { column: c, .. }
@@ -149,6 +154,10 @@ impl fmt::Display for Reason {
                 allowed.join(", "),
                 column.canonical
             ),
+            Reason::NotOffered { column, value, offered } => {
+                let header = column.header.as_deref().unwrap_or(column.canonical);
+                write!(f, "{header}：填写的“{value}”不是可选的值（可选：{offered}）")
+            }
             Reason::StrayQuote { max_lines } => write!(
                 f,
                 "a quote opens here that does not close within {max_lines} lines, or the lines it joins do not make one row: a stray quote; this line alone is set aside and reading goes on at the next"

@@ -96,6 +96,13 @@ pub(super) fn list_columns(
             sheet.add_data_validation(header_row + 1, c, last, c, &v)?;
         } else if col.header == date_answer {
             sheet.set_column_format(c, &Format::new().set_num_format("yyyy-mm-dd").set_align(rust_xlsxwriter::FormatAlign::Top))?;
+            let dates = DataValidation::new()
+                .allow_date(rust_xlsxwriter::DataValidationRule::Between(
+                    chrono::NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or_default(),
+                    chrono::NaiveDate::from_ymd_opt(2099, 12, 31).unwrap_or_default(),
+                ))
+                .set_error_message("请填写日期，如 2024-07-20")?;
+            sheet.add_data_validation(header_row + 1, c, last, c, &dates)?;
         }
     }
     let all: Vec<&Col> = info.iter().chain(answers.iter().map(|(c, _)| c)).collect();

@@ -53,7 +53,7 @@ impl Tally {
 
 }
 
-const STYLE: &str = "@page{size:A4;margin:10mm}@media print{body{margin:0;font-size:8pt}h2{break-after:avoid}tr{break-inside:avoid}svg{width:60px}}\
+const STYLE: &str = "@page{size:A4;margin:10mm}@media print{body{margin:0;font-size:9pt}h2{break-after:avoid}tr{break-inside:avoid}svg{width:60px}}\
 td,th{white-space:nowrap}td.wrap{white-space:normal}a{color:#1f4e79}\
 body{font-family:'Microsoft YaHei','PingFang SC','Noto Sans CJK SC','Source Han Sans SC','WenQuanYi Micro Hei',sans-serif;margin:2em;color:#222}\
 tr.total td{font-weight:bold;border-top:2px solid #999}\
@@ -158,7 +158,11 @@ pub fn summary(path: &Path, run: &Publication<'_>, left_out: &BTreeMap<String, u
     let max_county = by_county.values().map(|t| t.pending_amount).max().unwrap_or(0);
     let followup_counties: std::collections::BTreeSet<String> = run.followups.iter().map(|f| crate::cases::county_of(&f.county)).collect();
     let _ = write!(h, "<h2>按地区（县级）</h2><table><tr><th>区划</th><th>名称</th>{HEAD}<th>核查清单</th><th>随访名单</th></tr>");
-    for (county, t) in &by_county {
+    // A county with a follow-up list but no cases still gets its row and link.
+    let none = Tally::default();
+    let counties: std::collections::BTreeSet<&String> = by_county.keys().chain(followup_counties.iter()).collect();
+    for county in counties {
+        let t = by_county.get(county).unwrap_or(&none);
         let name = crate::idcard::region_name(&format!("{county}000000000000")).unwrap_or_default();
         let list = if left_out.contains_key(county) {
             let capped = left_out.get(county).copied().unwrap_or(0);

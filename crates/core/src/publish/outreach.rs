@@ -27,7 +27,7 @@ pub const INFO: [Col; 9] = [
     Col::new("年龄", 4.0),
     Col::wrapped("村(居)行政区划", 12.0),
     Col::wrapped("应享项目", 9.0),
-    Col::wrapped("月标准(元)", 7.0),
+    Col::wrapped("月标准\n(元)", 7.0),
     Col::wrapped("线索来源", 11.0),
 ];
 
@@ -91,7 +91,7 @@ fn workbook(path: &Path, county: &str, leads: &[&Case], run: &Publication<'_>) -
     let notes = book.add_worksheet();
     notes.set_name("说明")?;
     let lines = [
-        format!("{county} 应享未享名单（政策找人，数据截至 {})", run.as_of),
+        format!("{county} 应享未享名单（政策找人，数据截至 {}）", run.as_of),
         "名单上的人按户籍和年龄符合所列项目的享受条件，但名册上没有他们。这不是违规线索，是需要主动告知、协助申请的对象。".to_string(),
         "请逐一告知，在黄色列中填写告知日期、结果（下拉选择）、说明和经办人。".to_string(),
         "已办理入册的，下次运行时线索自动消除；经核实不符合条件的，请在说明中写明原因。".to_string(),

@@ -74,7 +74,13 @@ pub fn of(ingest: &IngestReport, unknown: &[Disposition]) -> Vec<Returned> {
             });
         }
     }
+    // Every returned source reads every file of the folder and takes the
+    // lists of its own layout; a file another source took is not one of its.
+    let nothing = |r: &Returned| r.filled + r.blank + r.rejected + r.no_outcome == 0;
+    let taken: std::collections::BTreeSet<String> = out.iter().filter(|r| !nothing(r)).map(|r| r.file.clone()).collect();
+    out.retain(|r| !(nothing(r) && taken.contains(&r.file)));
     out.sort_by(|a, b| (&a.county, &a.file, &a.table).cmp(&(&b.county, &b.file, &b.table)));
+    out.dedup_by(|a, b| a.file == b.file && nothing(a) && nothing(b));
     out
 }
 

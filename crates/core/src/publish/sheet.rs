@@ -103,6 +103,8 @@ pub fn page_setup(sheet: &mut Worksheet, header_row: u32, landscape: bool) -> Re
     sheet.set_print_fit_to_pages(1, 0);
     sheet.set_repeat_rows(header_row, header_row)?;
     sheet.set_footer("&C第 &P 页，共 &N 页");
+    // On paper the rows and the columns to fill in need their lines.
+    sheet.set_print_gridlines(true);
     Ok(())
 }
 

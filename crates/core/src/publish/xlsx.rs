@@ -396,7 +396,8 @@ fn key_points(run: &Publication<'_>, c: &Case) -> String {
                 n.as_f64().map(|x| format!("{}元", crate::value::grouped_cents((x * 100.0).round() as i128))).unwrap_or_else(|| n.to_string())
             }
             serde_json::Value::Number(n) => n.to_string(),
-            serde_json::Value::String(t) => run.labels.value(k, t),
+            // Lists of values (A类|B类) read as a Chinese enumeration.
+            serde_json::Value::String(t) => run.labels.value(k, t).replace('|', "、"),
             other => other.to_string(),
         };
         let value: String = if value.chars().count() > 60 { value.chars().take(58).chain("…".chars()).collect() } else { value };
@@ -416,26 +417,40 @@ fn work_order<'c>(cases: &[(&'c Case, bool)], cap: Option<usize>) -> (Vec<(&'c C
     let left_out = cap.map_or(0, |n| ranked.len().saturating_sub(n));
     ranked.truncate(ranked.len() - left_out);
     let village = |c: &Case| c.region_code.clone().unwrap_or_default();
+    let township = |c: &Case| c.region_code.as_deref().and_then(|r| r.get(..9).or(Some(r))).unwrap_or_default().to_string();
     let mut first_rank: BTreeMap<String, usize> = BTreeMap::new();
     for (i, (c, _)) in ranked.iter().enumerate() {
         first_rank.entry(village(c)).or_insert(i);
+        first_rank.entry(format!("t{}", township(c))).or_insert(i);
     }
-    // Stable: within a village the riskiest-first order stays.
-    ranked.sort_by_key(|(c, _)| first_rank.get(&village(c)).copied().unwrap_or(usize::MAX));
+    let rank = |key: &str| first_rank.get(key).copied().unwrap_or(usize::MAX);
+    // Townships by their riskiest case, villages within them likewise;
+    // stable, so within a village the riskiest-first order stays.
+    ranked.sort_by_key(|(c, _)| (rank(&format!("t{}", township(c))), rank(&village(c))));
     (ranked, left_out)
 }
 
 /// The name of a township or village code, where the divisions table gives
 /// one; the code itself otherwise.
-fn place_name(run: &Publication<'_>, code: &str) -> String {
+fn place_name(run: &Publication<'_>, county: &str, code: &str) -> String {
     let township = code.get(..9).and_then(|t| run.divisions.get(t));
     let village = run.divisions.get(code).filter(|_| code.len() == 12);
+    let county_name = || crate::idcard::region_name(&format!("{}000000000000", code.get(..6).unwrap_or(code)));
+    // A place in another county (a case this county assists with) says whose.
+    let elsewhere = match code.get(..6) {
+        Some(c) if c != county => county_name().map(|n| format!("{n} ")).unwrap_or_default(),
+        _ => String::new(),
+    };
     match (township, village) {
-        (Some(t), Some(v)) => format!("{t} {v}（{code}）"),
-        (Some(t), None) => format!("{t}（{code}）"),
-        (None, Some(v)) => format!("{v}（{code}）"),
+        (Some(t), Some(v)) => format!("{elsewhere}{t} {v}（{code}）"),
+        (Some(t), None) => format!("{elsewhere}{t}（{code}）"),
+        (None, Some(v)) => format!("{elsewhere}{v}（{code}）"),
         (None, None) if code.is_empty() => "区划不详".to_string(),
-        (None, None) => format!("区划 {code}"),
+        (None, None) if code.len() == 6 => match county_name() {
+            Some(n) => format!("{n}（县级，{code}）"),
+            None => format!("区划 {code}"),
+        },
+        (None, None) => format!("{elsewhere}区划 {code}"),
     }
 }
 
@@ -468,7 +483,7 @@ fn work_sheet(book: &mut Workbook, county: &str, name: &str, cases: &[(&Case, bo
         if village.as_deref() != Some(here.as_str()) {
             r += 1;
             let count = cases.iter().filter(|(x, _)| x.region_code.clone().unwrap_or_default() == here).count();
-            sheet.merge_range(r, 0, r, last_col, &format!("{}　{count} 件", place_name(run, &here)), &f.group)?;
+            sheet.merge_range(r, 0, r, last_col, &format!("{}　{count} 件", place_name(run, county, &here)), &f.group)?;
             village = Some(here);
         }
         r += 1;
@@ -551,6 +566,12 @@ fn rules_sheet(book: &mut Workbook, run: &Publication<'_>, rule_ids: &BTreeSet<&
 /// rule means. Returns how many were written, and how many cases each
 /// county's cap left out.
 pub fn county_workbooks(dir: &Path, run: &Publication<'_>) -> Result<BTreeMap<String, usize>, PublishError> {
+    // The overview counts every case of the county, resolved and
+    // suppressed ones too; the work list only what is left to check.
+    let mut every_by_county: BTreeMap<String, Vec<(&Case, bool)>> = BTreeMap::new();
+    for c in run.cases.iter().filter(|c| c.severity != Severity::Info) {
+        every_by_county.entry(c.county()).or_default().push((c, false));
+    }
     let mut by_county: BTreeMap<String, Vec<(&Case, bool)>> = BTreeMap::new();
     for c in run.cases.iter().filter(|c| c.status.actionable() && c.severity != Severity::Info) {
         by_county.entry(c.county()).or_default().push((c, false));
@@ -569,7 +590,8 @@ pub fn county_workbooks(dir: &Path, run: &Publication<'_>) -> Result<BTreeMap<St
         let mut book = Workbook::new();
         work_sheet(&mut book, county, &name, &listed, left_out, run).map_err(xerr)?;
         let mut taken = vec![WORK_SHEET.to_string()];
-        let (table, totals) = overview(run, format!("{county} {name} 案件概览 {}", run.as_of), cases, &mut taken);
+        let every = every_by_county.get(county).map_or(&[][..], Vec::as_slice);
+        let (table, totals) = overview(run, format!("{county} {name} 案件概览 {}", run.as_of), every, &mut taken);
         write_table(&mut book, &table, &Formats::new(), Some(&totals)).map_err(xerr)?;
         let rule_ids: BTreeSet<&str> = cases.iter().map(|(c, _)| c.rule_id.as_str()).collect();
         rules_sheet(&mut book, run, &rule_ids).map_err(xerr)?;
