@@ -7,11 +7,16 @@ both tools read), then, several times over:
 
 * fundwatch: `fundwatch --json run pipeline.toml` on an empty lake — ingest,
   rules, publish; stage times come from the run's own report;
-* DuckDB: one process reads every source with `read_csv`/`read_json`/
-  `read_parquet`, casts it to the canonical types and writes Parquet sorted
-  like fundwatch's lake; a second process creates the views of
-  `queries/views/` and runs every rule of `queries/*.sql`, parameters
-  substituted, over that Parquet lake.
+* DuckDB as an analyst uses it (the reference): one process reads every
+  source with a typed `read_csv(…, columns = {…})` (`read_json`,
+  `read_parquet` for the others) into DuckDB's own in-memory tables —
+  `CREATE TABLE … AS SELECT`, no sorted Parquet — then creates the views of
+  `queries/views/` and runs every rule of `queries/*.sql` on those tables;
+  load and rules are timed inside the process;
+* DuckDB made to do fundwatch's work (the lake form): one process reads
+  every source, casts it to the canonical types and writes Parquet sorted
+  like fundwatch's lake; a second process runs the views and rules over
+  that Parquet lake.
 
 It prints one table per size (medians of the runs, peak RSS of each process),
 writes them to `bench/results/results.csv` and draws `bench/results/time.svg`.
@@ -281,6 +286,8 @@ def duckdb_ingest(pipeline: Path, lake: Path, as_of: str, threads: int) -> None:
         con.execute(m)
     by_table: dict[str, list[str]] = {}
     for name, src in spec["sources"].items():
+        if src.get("format") == "returned":
+            continue
         table = src.get("table", name)
         by_table.setdefault(table, []).append(source_select(con, name, src, tables[table], pipeline.parent))
     shutil.rmtree(lake, ignore_errors=True)
@@ -325,22 +332,11 @@ def strip_header(text: str) -> str:
     return "\n".join(body).strip().rstrip(";")
 
 
-def duckdb_rules(lake: Path, queries: Path, params: dict, result: Path, threads: int) -> None:
+def views_and_rules(con, queries: Path, params: dict) -> dict:
+    """Creates the views of `queries/views/` and runs every rule of `queries/`
+    on the tables `con` already holds: rows, seconds and errors per rule."""
     import duckdb
 
-    tables = canonical_tables()
-    con = duckdb.connect()
-    con.execute(f"SET threads = {threads}")
-    for m in helper_macros(params["as_of"]):
-        con.execute(m)
-    for table, t in tables.items():
-        f = lake / f"{table}.parquet"
-        if f.exists():
-            con.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet({sql_text(f.as_posix())})")
-        else:
-            cols = ", ".join(f"CAST(NULL AS {duck_type(k)}) AS {c}" for c, k in t["columns"])
-            con.execute(f"CREATE VIEW {table} AS SELECT {cols}, CAST(NULL AS VARCHAR) AS source_file, "
-                        f"CAST(NULL AS BIGINT) AS source_row, CAST(NULL AS BOOLEAN) AS id_valid WHERE false")
     pending = {p.stem: bind(strip_header(p.read_text()), params) for p in sorted((queries / "views").glob("*.sql"))}
     while pending:
         progressed = False
@@ -364,7 +360,123 @@ def duckdb_rules(lake: Path, queries: Path, params: dict, result: Path, threads:
         except duckdb.Error as e:
             errors[rule.stem] = str(e).splitlines()[0]
         seconds[rule.stem] = time.perf_counter() - t
-    result.write_text(json.dumps({"rows": rows, "seconds": seconds, "errors": errors}))
+    return {"rows": rows, "seconds": seconds, "errors": errors}
+
+
+def empty_table_sql(t: dict) -> str:
+    cols = ", ".join(f"CAST(NULL AS {duck_type(k)}) AS {c}" for c, k in t["columns"])
+    return (f"SELECT {cols}, CAST(NULL AS VARCHAR) AS source_file, "
+            f"CAST(NULL AS BIGINT) AS source_row, CAST(NULL AS BOOLEAN) AS id_valid WHERE false")
+
+
+def duckdb_rules(lake: Path, queries: Path, params: dict, result: Path, threads: int) -> None:
+    import duckdb
+
+    tables = canonical_tables()
+    con = duckdb.connect()
+    con.execute(f"SET threads = {threads}")
+    for m in helper_macros(params["as_of"]):
+        con.execute(m)
+    for table, t in tables.items():
+        f = lake / f"{table}.parquet"
+        if f.exists():
+            con.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet({sql_text(f.as_posix())})")
+        else:
+            con.execute(f"CREATE VIEW {table} AS {empty_table_sql(t)}")
+    result.write_text(json.dumps(views_and_rules(con, queries, params)))
+
+
+# ---------------------------------------------------------------------------
+# DuckDB as an analyst uses it: each extract read once with its types into a
+# table of DuckDB's own (in memory, no sorted Parquet), then the same SQL.
+# ---------------------------------------------------------------------------
+
+# Kinds DuckDB's CSV reader types itself. The others are read as text and
+# typed in SQL, because the extracts mix spellings a typed reader would drop
+# without a word: dates as 2024/7/13 and 20240119, months as 202401, money
+# as 1,234.00, names with full-width characters.
+READER_TYPED = {"Int": "BIGINT", "Float": "DOUBLE"}
+
+
+def analyst_select(con, name: str, src: dict, table: dict, base: Path) -> str:
+    path = (base / src["path"]).as_posix()
+    fmt = src.get("format") or Path(path).suffix.lstrip(".")
+    mapped_from = lambda headers: {c: c for c, _ in table["columns"] if c in headers} | src.get("columns", {})
+    kinds = dict(table["columns"])
+    if fmt == "csv":
+        header_row = int(src.get("header_row", 1))
+        delim = src.get("delimiter", ",")
+        common = f"header = true, skip = {header_row - 1}, delim = {sql_text(delim)}, quote = '\"'"
+        headers = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM read_csv({sql_text(path)}, all_varchar = true, {common})").fetchall()]
+        columns = mapped_from(set(headers))
+        kind_of = {h: kinds[c] for c, h in columns.items() if c in kinds}
+        types = ", ".join(f"{sql_text(h)}: {sql_text(READER_TYPED.get(kind_of.get(h, 'Str'), 'VARCHAR'))}" for h in headers)
+        reader = f"read_csv({sql_text(path)}, {common}, columns = {{{types}}}, null_padding = true, ignore_errors = true)"
+    elif fmt in ("jsonl", "json", "ndjson"):
+        reader = f"read_json({sql_text(path)}, format = 'newline_delimited', ignore_errors = true)"
+        headers = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()]
+        columns = mapped_from(set(headers))
+    elif fmt == "parquet":
+        reader = f"read_parquet({sql_text(path)})"
+        headers = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()]
+        columns = mapped_from(set(headers))
+    else:
+        raise SystemExit(f"source {name}: DuckDB has no reader for {fmt}")
+    constants = src.get("constants", {})
+    values = src.get("values", {})
+    out = []
+    for col, kind in table["columns"]:
+        if col in constants:
+            expr = sql_text(str(constants[col]))
+        elif col in columns:
+            expr = '"' + columns[col].replace('"', '""') + '"'
+        else:
+            out.append(f"CAST(NULL AS {duck_type(kind)}) AS {col}")
+            continue
+        if col in values:
+            cases = " ".join(f"WHEN {sql_text(k)} THEN {sql_text(v)}" for k, v in values[col].items())
+            expr = f"CASE CAST({expr} AS VARCHAR) {cases} ELSE CAST({expr} AS VARCHAR) END"
+        if kind not in READER_TYPED:
+            expr = typed(expr, kind)
+        elif fmt != "csv" or col in constants:
+            expr = f"TRY_CAST({expr} AS {READER_TYPED[kind]})"
+        out.append(f"{expr} AS {col}")
+    out.append("CAST(NULL AS VARCHAR) AS source_file")
+    out.append("CAST(NULL AS BIGINT) AS source_row")
+    required = [c for c, _ in table["columns"] if c in table["required"]]
+    where = " AND ".join(f"{c} IS NOT NULL" for c in required) or "true"
+    return f"SELECT * FROM (SELECT {', '.join(out)} FROM {reader}) WHERE {where}"
+
+
+def duckdb_analyst(pipeline: Path, queries: Path, params: dict, result: Path, threads: int) -> None:
+    import duckdb
+
+    spec = tomllib.loads(pipeline.read_text())
+    tables = canonical_tables()
+    con = duckdb.connect()
+    con.execute(f"SET threads = {threads}")
+    for m in helper_macros(params["as_of"]):
+        con.execute(m)
+    t0 = time.perf_counter()
+    by_table: dict[str, list[str]] = {}
+    for name, src in spec["sources"].items():
+        if src.get("format") == "returned":
+            continue
+        table = src.get("table", name)
+        by_table.setdefault(table, []).append(analyst_select(con, name, src, tables[table], pipeline.parent))
+    for table, t in tables.items():
+        selects = by_table.get(table)
+        if not selects:
+            con.execute(f"CREATE TABLE {table} AS {empty_table_sql(t)}")
+            continue
+        has_id = any(c == "id_no" for c, _ in t["columns"])
+        extra = ", id_valid(id_no) AS id_valid" if has_id else ", CAST(NULL AS BOOLEAN) AS id_valid"
+        con.execute(f"CREATE TABLE {table} AS SELECT *{extra} FROM ({' UNION ALL '.join(selects)})")
+    load = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    out = views_and_rules(con, queries, params)
+    out |= {"load_seconds": load, "rules_seconds": time.perf_counter() - t1}
+    result.write_text(json.dumps(out))
 
 
 # ---------------------------------------------------------------------------
@@ -385,7 +497,7 @@ def bench_size(fundwatch: Path, py: Path, target: int, runs: int, per_household:
     extracts = d / "extracts"
     pipeline = extracts / "pipeline.toml"
     as_of = tomllib.loads(pipeline.read_text()).get("as_of") or "2024-07-15"
-    fw, dk = [], []
+    fw, dk, an = [], [], []
     for i in range(runs):
         for sub in ("lake", "out"):
             shutil.rmtree(extracts / sub, ignore_errors=True)
@@ -407,13 +519,24 @@ def bench_size(fundwatch: Path, py: Path, target: int, runs: int, per_household:
         rr = json.loads(result.read_text())
         dk.append({"ingest": mi["seconds"], "rules": mr["seconds"], "total": mi["seconds"] + mr["seconds"],
                    "rss_ingest": mi["rss"], "rss_rules": mr["rss"], "rows": rr["rows"], "errors": rr["errors"]})
-        log(f"  {size_label(target)} run {i + 1}: DuckDB {mi['seconds'] + mr['seconds']:.1f}s (ingest {mi['seconds']:.1f}, rules {mr['seconds']:.1f})")
+        log(f"  {size_label(target)} run {i + 1}: DuckDB lake {mi['seconds'] + mr['seconds']:.1f}s (ingest {mi['seconds']:.1f}, rules {mr['seconds']:.1f})")
 
-    for rule, err in dk[-1]["errors"].items():
-        log(f"  ! DuckDB could not run {rule}: {err}")
+        result = d / f"duck-analyst-{i}.json"
+        ma = measure([py, __file__, "duckdb-analyst", pipeline, ROOT / "queries", params_file, result, threads], d / "duck-analyst.log")
+        ra = json.loads(result.read_text())
+        an.append({"ingest": ra["load_seconds"], "rules": ra["rules_seconds"], "total": ma["seconds"], "rss": ma["rss"],
+                   "rows": ra["rows"], "errors": ra["errors"]})
+        log(f"  {size_label(target)} run {i + 1}: DuckDB analyst {ma['seconds']:.1f}s (load {ra['load_seconds']:.1f}, rules {ra['rules_seconds']:.1f}), peak {fmt_rss(ma['rss'])}")
+
+    for form, runs_of in (("lake", dk), ("analyst", an)):
+        for rule, err in runs_of[-1]["errors"].items():
+            log(f"  ! DuckDB ({form}) could not run {rule}: {err}")
     differ = {r: (n, dk[-1]["rows"].get(r)) for r, n in fw[-1]["rows"].items() if r in dk[-1]["rows"] and dk[-1]["rows"][r] != n}
     for rule, (a, b) in differ.items():
         log(f"  ! {rule}: fundwatch {a} rows, DuckDB {b} rows")
+    differ_analyst = {r: (n, an[-1]["rows"].get(r)) for r, n in fw[-1]["rows"].items() if r in an[-1]["rows"] and an[-1]["rows"][r] != n}
+    for rule, (a, b) in differ_analyst.items():
+        log(f"  ! {rule}: fundwatch {a} rows, DuckDB as an analyst {b} rows")
 
     med = lambda xs: statistics.median(xs)
     rows = []
@@ -422,12 +545,17 @@ def bench_size(fundwatch: Path, py: Path, target: int, runs: int, per_household:
         k = None if stage == "publish" else med([r[stage] for r in dk])
         rss_k = {"ingest": max(r["rss_ingest"] for r in dk), "rules": max(r["rss_rules"] for r in dk), "publish": None,
                  "total": max(max(r["rss_ingest"], r["rss_rules"]) for r in dk)}[stage]
+        a = None if stage == "publish" else med([r[stage] for r in an])
         rows.append({
             "size": size_label(target), "payouts": meta["payouts"], "stage": stage,
             "fundwatch_s": round(f, 2), "duckdb_s": None if k is None else round(k, 2),
             "ratio": None if k is None else round(f / k, 2),
+            "duckdb_analyst_s": None if a is None else round(a, 2),
+            "analyst_ratio": None if a is None else round(f / a, 2),
             "fundwatch_peak_rss": max(r["rss"] for r in fw), "duckdb_peak_rss": rss_k,
+            "duckdb_analyst_peak_rss": None if stage == "publish" else max(r["rss"] for r in an),
             "runs": runs, "rules_differing": ";".join(sorted(differ)), "duckdb_failed": ";".join(sorted(dk[-1]["errors"])),
+            "analyst_rules_differing": ";".join(sorted(differ_analyst)), "analyst_failed": ";".join(sorted(an[-1]["errors"])),
             "demo_rows_per_s": round(meta["payouts"] / meta["demo_seconds"]),
         })
     return rows
@@ -462,27 +590,31 @@ def bench_memory(fundwatch: Path, target: int, limit: str, per_household: float,
 def print_table(rows: list[dict]) -> None:
     r0 = rows[0]
     print(f"\n{r0['size']} payouts ({r0['payouts']:,} rows), median of {r0['runs']} runs; demo wrote {r0['demo_rows_per_s']:,} payout rows/s")
-    print(f"{'stage':<9} {'fundwatch s':>12} {'DuckDB s':>10} {'ratio':>7} {'fundwatch RSS':>14} {'DuckDB RSS':>11}")
+    print("DuckDB as an analyst: typed read_csv into its own tables, then the SQL; DuckDB lake: our work, a sorted Parquet lake, then the SQL")
+    print(f"{'stage':<9} {'fundwatch s':>12} {'analyst s':>10} {'ratio':>7} {'lake s':>8} {'ratio':>7} {'fundwatch RSS':>14} {'analyst RSS':>12} {'lake RSS':>10}")
+    dash = lambda v, f: "—" if v is None else f.format(v)
     for r in rows:
-        k = "—" if r["duckdb_s"] is None else f"{r['duckdb_s']:.2f}"
-        ratio = "—" if r["ratio"] is None else f"{r['ratio']:.2f}"
-        print(f"{r['stage']:<9} {r['fundwatch_s']:>12.2f} {k:>10} {ratio:>7} {fmt_rss(r['fundwatch_peak_rss']):>14} {fmt_rss(r['duckdb_peak_rss']):>11}")
-    if r0["rules_differing"]:
-        print(f"rules whose row counts differ between the tools: {r0['rules_differing']}")
-    if r0["duckdb_failed"]:
-        print(f"rules DuckDB could not run: {r0['duckdb_failed']}")
+        print(f"{r['stage']:<9} {r['fundwatch_s']:>12.2f} {dash(r['duckdb_analyst_s'], '{:.2f}'):>10} {dash(r['analyst_ratio'], '{:.2f}'):>7} "
+              f"{dash(r['duckdb_s'], '{:.2f}'):>8} {dash(r['ratio'], '{:.2f}'):>7} {fmt_rss(r['fundwatch_peak_rss']):>14} "
+              f"{fmt_rss(r['duckdb_analyst_peak_rss']):>12} {fmt_rss(r['duckdb_peak_rss']):>10}")
+    for key, what in (("rules_differing", "row counts differ from the DuckDB lake's"), ("analyst_rules_differing", "row counts differ from DuckDB as an analyst"),
+                      ("duckdb_failed", "DuckDB (lake) could not run"), ("analyst_failed", "DuckDB (analyst) could not run")):
+        if r0[key]:
+            print(f"rules whose {what}: {r0[key]}")
 
 
 def plot(rows: list[dict], path: Path) -> None:
     """Total time against payout rows, both tools, log-log, as a small SVG."""
     import math
 
-    pts = {"fundwatch": [], "DuckDB": []}
+    pts = {"fundwatch": [], "DuckDB, analyst": [], "DuckDB, lake": []}
     for r in rows:
         if r["stage"] == "total":
             pts["fundwatch"].append((r["payouts"], r["fundwatch_s"]))
+            if r.get("duckdb_analyst_s") is not None:
+                pts["DuckDB, analyst"].append((r["payouts"], r["duckdb_analyst_s"]))
             if r["duckdb_s"] is not None:
-                pts["DuckDB"].append((r["payouts"], r["duckdb_s"]))
+                pts["DuckDB, lake"].append((r["payouts"], r["duckdb_s"]))
     allp = [p for v in pts.values() for p in v]
     if not allp:
         return
@@ -504,7 +636,7 @@ def plot(rows: list[dict], path: Path) -> None:
     for e in range(y0, y1 + 1):
         y = sy(10 ** e)
         svg.append(f'<line x1="{M}" y1="{y}" x2="{W - M}" y2="{y}" stroke="#eee"/><text x="{M - 6}" y="{y + 4}" text-anchor="end">{10 ** e:g} s</text>')
-    colours = {"fundwatch": "#c0392b", "DuckDB": "#2c3e50"}
+    colours = {"fundwatch": "#c0392b", "DuckDB, analyst": "#2c3e50", "DuckDB, lake": "#7f8c8d"}
     for i, (tool, p) in enumerate(pts.items()):
         p = sorted(p)
         if not p:
@@ -521,6 +653,9 @@ def plot(rows: list[dict], path: Path) -> None:
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "duckdb-ingest":
         duckdb_ingest(Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4], int(sys.argv[5]))
+        return
+    if len(sys.argv) > 1 and sys.argv[1] == "duckdb-analyst":
+        duckdb_analyst(Path(sys.argv[2]), Path(sys.argv[3]), json.loads(Path(sys.argv[4]).read_text()), Path(sys.argv[5]), int(sys.argv[6]))
         return
     if len(sys.argv) > 1 and sys.argv[1] == "duckdb-rules":
         duckdb_rules(Path(sys.argv[2]), Path(sys.argv[3]), json.loads(Path(sys.argv[4]).read_text()), Path(sys.argv[5]), int(sys.argv[6]))
