@@ -243,6 +243,14 @@ def source_select(con, name: str, src: dict, table: dict, base: Path) -> str:
     else:
         raise SystemExit(f"source {name}: DuckDB has no reader for {fmt}")
     headers = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()}
+    return mapped_select(src, table, reader, headers, "filename", lambda expr, col, kind: typed(expr, kind))
+
+
+def mapped_select(src: dict, table: dict, reader: str, headers: set, source_file: str, type_expr) -> str:
+    """The canonical columns of `table` from one source's `reader`, by the
+    pipeline file's mapping (`columns`, `constants`, `values`); each mapped
+    value is typed by `type_expr(expr, column, kind)`. A row without a
+    required value is left out (fundwatch quarantines it)."""
     # A canonical column not mapped is read from a header of its own name, as fundwatch does.
     columns = {c: c for c, _ in table["columns"] if c in headers} | src.get("columns", {})
     constants = src.get("constants", {})
@@ -254,17 +262,14 @@ def source_select(con, name: str, src: dict, table: dict, base: Path) -> str:
         elif col in columns:
             expr = '"' + columns[col].replace('"', '""') + '"'
         else:
-            expr = None
-        if expr is None:
             out.append(f"CAST(NULL AS {duck_type(kind)}) AS {col}")
             continue
         if col in values:
             cases = " ".join(f"WHEN {sql_text(k)} THEN {sql_text(v)}" for k, v in values[col].items())
             expr = f"CASE trim(CAST({expr} AS VARCHAR)) {cases} ELSE CAST({expr} AS VARCHAR) END"
-        out.append(f"{typed(expr, kind)} AS {col}")
-    out.append("filename AS source_file")
+        out.append(f"{type_expr(expr, col, kind)} AS {col}")
+    out.append(f"{source_file} AS source_file")
     out.append("CAST(NULL AS BIGINT) AS source_row")
-    # A row without a required value is left out (fundwatch quarantines it).
     required = [c for c, _ in table["columns"] if c in table["required"]]
     where = " AND ".join(f"{c} IS NOT NULL" for c in required) or "true"
     return f"SELECT * FROM (SELECT {', '.join(out)} FROM {reader}) WHERE {where}"
@@ -401,51 +406,34 @@ READER_TYPED = {"Int": "BIGINT", "Float": "DOUBLE"}
 def analyst_select(con, name: str, src: dict, table: dict, base: Path) -> str:
     path = (base / src["path"]).as_posix()
     fmt = src.get("format") or Path(path).suffix.lstrip(".")
-    mapped_from = lambda headers: {c: c for c, _ in table["columns"] if c in headers} | src.get("columns", {})
     kinds = dict(table["columns"])
     if fmt == "csv":
         header_row = int(src.get("header_row", 1))
         delim = src.get("delimiter", ",")
         common = f"header = true, skip = {header_row - 1}, delim = {sql_text(delim)}, quote = '\"'"
         headers = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM read_csv({sql_text(path)}, all_varchar = true, {common})").fetchall()]
-        columns = mapped_from(set(headers))
+        columns = {c: c for c in kinds if c in headers} | src.get("columns", {})
         kind_of = {h: kinds[c] for c, h in columns.items() if c in kinds}
         types = ", ".join(f"{sql_text(h)}: {sql_text(READER_TYPED.get(kind_of.get(h, 'Str'), 'VARCHAR'))}" for h in headers)
         reader = f"read_csv({sql_text(path)}, {common}, columns = {{{types}}}, null_padding = true, ignore_errors = true)"
     elif fmt in ("jsonl", "json", "ndjson"):
         reader = f"read_json({sql_text(path)}, format = 'newline_delimited', ignore_errors = true)"
         headers = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()]
-        columns = mapped_from(set(headers))
     elif fmt == "parquet":
         reader = f"read_parquet({sql_text(path)})"
         headers = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()]
-        columns = mapped_from(set(headers))
     else:
         raise SystemExit(f"source {name}: DuckDB has no reader for {fmt}")
     constants = src.get("constants", {})
-    values = src.get("values", {})
-    out = []
-    for col, kind in table["columns"]:
-        if col in constants:
-            expr = sql_text(str(constants[col]))
-        elif col in columns:
-            expr = '"' + columns[col].replace('"', '""') + '"'
-        else:
-            out.append(f"CAST(NULL AS {duck_type(kind)}) AS {col}")
-            continue
-        if col in values:
-            cases = " ".join(f"WHEN {sql_text(k)} THEN {sql_text(v)}" for k, v in values[col].items())
-            expr = f"CASE CAST({expr} AS VARCHAR) {cases} ELSE CAST({expr} AS VARCHAR) END"
+
+    def type_expr(expr: str, col: str, kind: str) -> str:
         if kind not in READER_TYPED:
-            expr = typed(expr, kind)
-        elif fmt != "csv" or col in constants:
-            expr = f"TRY_CAST({expr} AS {READER_TYPED[kind]})"
-        out.append(f"{expr} AS {col}")
-    out.append("CAST(NULL AS VARCHAR) AS source_file")
-    out.append("CAST(NULL AS BIGINT) AS source_row")
-    required = [c for c, _ in table["columns"] if c in table["required"]]
-    where = " AND ".join(f"{c} IS NOT NULL" for c in required) or "true"
-    return f"SELECT * FROM (SELECT {', '.join(out)} FROM {reader}) WHERE {where}"
+            return typed(expr, kind)
+        if fmt != "csv" or col in constants or col in src.get("values", {}):
+            return f"TRY_CAST({expr} AS {READER_TYPED[kind]})"
+        return expr  # the reader typed it
+
+    return mapped_select(src, table, reader, set(headers), "CAST(NULL AS VARCHAR)", type_expr)
 
 
 def duckdb_analyst(pipeline: Path, queries: Path, params: dict, result: Path, threads: int) -> None:
