@@ -78,8 +78,10 @@ pub fn render_sources(report: &IngestReport) -> String {
     );
     for s in &report.sources {
         let unchanged = s.files.iter().filter(|f| f.status == FileStatus::Unchanged).count();
+        let set_aside = s.files.iter().filter(|f| f.status == FileStatus::SetAside).count();
         let status = match unchanged {
             _ if s.files.is_empty() => "no files".to_string(),
+            _ if set_aside > 0 => format!("{set_aside} set aside"),
             0 => "ingested".to_string(),
             n if n == s.files.len() => "unchanged".to_string(),
             n => format!("{n} unchanged"),

@@ -87,6 +87,12 @@ with open(os.path.join(returned, county + ".csv"), "w", newline="", encoding="ut
         w.writerow(["" if v is None else v for v in row])
 print("lead", ws.cell(r + 1, col["线索编号"]).value)
 print("county", county)
+
+# A list that arrived broken: half a workbook.
+with open(first, "rb") as f:
+    half = f.read()
+with open(os.path.join(returned, "220104.xlsx"), "wb") as f:
+    f.write(half[: len(half) // 2])
 "#,
     );
     let said = |key: &str| filled.lines().find_map(|l| l.strip_prefix(&format!("{key} "))).unwrap().to_string();
@@ -99,6 +105,11 @@ print("county", county)
 
     let night = p.run(&["run", "pipelines/nightly.toml", "--as-of", "2024-07-16"]).ok();
     assert!(night.stdout.contains("published: "), "{}", night.stdout);
+    assert!(
+        night.stdout.contains("returned/220104.xlsx: not a readable XLSX workbook") && night.stdout.contains("set aside; the night goes on"),
+        "a broken list is set aside and said, and the night published: {}",
+        night.stdout
+    );
     assert!(night.stdout.contains("returned sample_data/feedback/returned/220102.xlsx: 2 filled, 1 applied, 1 rejected"), "{}", night.stdout);
 
     // What came back, county by county, in the manifest.
@@ -112,6 +123,8 @@ print("county", county)
     assert_eq!(work["blank"].as_u64(), Some(listed - 2), "the rows nobody touched are not read");
     let calls = of("220103 随访 已填.xlsx", "followups");
     assert_eq!((calls["county"].as_str(), calls["filled"].as_u64(), calls["applied"].as_u64()), (Some("220103"), Some(1), Some(1)));
+    let broken = of("220104.xlsx", "dispositions");
+    assert_eq!((broken["filled"].as_u64(), broken["reasons"][0].as_str().map(|r| r.starts_with("文件无法读取"))), (Some(0), Some(true)), "{broken:#}");
     let outreach = of(&format!("{}.csv", said("county")), "dispositions");
     assert_eq!((outreach["filled"].as_u64(), outreach["applied"].as_u64()), (Some(1), Some(1)));
 

@@ -137,6 +137,9 @@ pub enum FileStatus {
     Ingested,
     /// Same content and settings as a part already in the lake: not read again.
     Unchanged,
+    /// A returned list that could not be read at all: set aside with its
+    /// reason, and the night goes on.
+    SetAside,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -256,6 +259,32 @@ pub async fn run(
     Ok(report)
 }
 
+/// The accounting of a returned list that could not be read: no rows, and
+/// why, in the team's words.
+fn set_aside(source: &Source, input: &Input, sha256: String, e: &IngestError) -> PartInfo {
+    PartInfo {
+        source: source.name.clone(),
+        table: source.table.name.to_string(),
+        file: input.display.clone(),
+        sha256,
+        bytes: input.bytes,
+        format: source.format.name().to_string(),
+        encoding: None,
+        rows_read: 0,
+        rows_loaded: 0,
+        rows_quarantined: 0,
+        reasons: vec![ReasonCount {
+            reason: "unreadable".into(),
+            column: None,
+            rows: 0,
+            first_row: 0,
+            example: format!("文件无法读取，未导入（{e}）：请用 Excel 或 WPS 打开另存为 .xlsx 后重新交回"),
+        }],
+        rows_blank: 0,
+        rows_no_outcome: 0,
+    }
+}
+
 /// Ingests every source of the pipeline into the lake's local dataset for `as_of`.
 async fn load_all(pipeline: &Pipeline, lake: &Lake, as_of: NaiveDate, engine: &Engine, progress: &Progress) -> Result<IngestReport, IngestError> {
 
@@ -330,12 +359,33 @@ async fn load_all(pipeline: &Pipeline, lake: &Lake, as_of: NaiveDate, engine: &E
                     let target = load::Target {
                         source,
                         input,
-                        sha256,
+                        sha256: sha256.clone(),
                         part: part.clone(),
                         quarantine: quarantine.clone(),
                         as_of,
                     };
-                    let loaded = load::load(engine, target, progress).await?;
+                    let loaded = match load::load(engine, target, progress).await {
+                        Ok(loaded) => loaded,
+                        // What a team sent back never stops the night: a
+                        // list that cannot be read is set aside and said.
+                        Err(e @ (IngestError::Unreadable { .. } | IngestError::Io { .. } | IngestError::Mapping { .. } | IngestError::Record { .. }))
+                            if source.format == crate::config::Format::Returned =>
+                        {
+                            let msg = format!("source {}: {e} — this returned list is set aside; the night goes on", source.name);
+                            warn!("{msg}");
+                            warnings.push(msg);
+                            files.push(FileReport {
+                                quarantine: None,
+                                info: set_aside(source, input, sha256, &e),
+                                status: FileStatus::SetAside,
+                                part: String::new(),
+                                age_days: age,
+                                seconds: 0.0,
+                            });
+                            continue;
+                        }
+                        Err(e) => return Err(e),
+                    };
                     info!(
                         source = %source.name,
                         file = %input.display,

@@ -57,7 +57,7 @@ pub fn of(ingest: &IngestReport, unknown: &[Disposition]) -> Vec<Returned> {
             let mut reasons: Vec<String> = i
                 .reasons
                 .iter()
-                .map(|r| format!("{}（{} 行，首见第 {} 行）", r.example, r.rows, r.first_row))
+                .map(|r| if r.rows == 0 { r.example.clone() } else { format!("{}（{} 行，首见第 {} 行）", r.example, r.rows, r.first_row) })
                 .collect();
             reasons.extend(stray.iter().map(|d| format!("第 {} 行：案件编号 {} 不存在", d.source_row, d.case_id)));
             let stray = stray.len() as u64;
