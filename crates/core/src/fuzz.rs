@@ -11,10 +11,9 @@ use std::path::Path;
 use chrono::NaiveDate;
 use proptest::prelude::*;
 
-use crate::cases::{Case, Status};
+use crate::cases::Case;
 use crate::config::Pipeline;
 use crate::ingest::read::{self, ReadOptions};
-use crate::rules::Severity;
 
 /// A short pass unless `PROPTEST_CASES` asks for more.
 fn cases() -> u32 {
@@ -63,11 +62,7 @@ fn read_all(bytes: &[u8], name: &str, format: crate::config::Format) {
 
 fn case(name: String, evidence: String, id: String) -> Case {
     Case {
-        case_id: "0123456789abcdef".into(),
-        rule_id: "r".into(),
         title: "标题".into(),
-        severity: Severity::High,
-        status: Status::New,
         program: Some("dibao".into()),
         region_code: Some(name.chars().take(12).collect()),
         id_no: Some(id),
@@ -76,15 +71,8 @@ fn case(name: String, evidence: String, id: String) -> Case {
         period: Some("2024-05".into()),
         amount_at_risk: Some(12_345),
         evidence,
-        first_seen: as_of(),
-        last_seen: as_of(),
-        as_of: as_of(),
-        disposition: None,
-        disposition_note: None,
         subject: "s".into(),
-        priority: 0,
-        sources: Vec::new(),
-        source_count: 0,
+        ..Case::for_test("0123456789abcdef", "r", as_of())
     }
 }
 

@@ -112,37 +112,13 @@ pub fn reconcile(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::Severity;
 
     fn d(day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(2024, 7, day).unwrap()
     }
 
     fn case(id: &str, rule: &str) -> Case {
-        Case {
-            case_id: id.into(),
-            rule_id: rule.into(),
-            title: String::new(),
-            severity: Severity::High,
-            status: Status::New,
-            program: None,
-            region_code: None,
-            id_no: None,
-            name: None,
-            household_id: None,
-            period: None,
-            amount_at_risk: None,
-            evidence: "{}".into(),
-            first_seen: d(15),
-            last_seen: d(15),
-            as_of: d(15),
-            disposition: None,
-            disposition_note: None,
-            subject: id.into(),
-            priority: 0,
-            sources: Vec::new(),
-            source_count: 0,
-        }
+        Case::for_test(id, rule, d(15))
     }
 
     fn disposition(id: &str, outcome: &str, day: u32) -> Disposition {

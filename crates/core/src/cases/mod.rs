@@ -196,6 +196,36 @@ pub fn county_of(region_code: &str) -> String {
 }
 
 impl Case {
+    /// A new high-severity case of `rule_id` on `as_of` with nothing else
+    /// set, for tests to fill in what they are about.
+    #[cfg(test)]
+    pub(crate) fn for_test(case_id: &str, rule_id: &str, as_of: NaiveDate) -> Case {
+        Case {
+            case_id: case_id.into(),
+            rule_id: rule_id.into(),
+            title: String::new(),
+            severity: crate::rules::Severity::High,
+            status: Status::New,
+            program: None,
+            region_code: None,
+            id_no: None,
+            name: None,
+            household_id: None,
+            period: None,
+            amount_at_risk: None,
+            evidence: "{}".into(),
+            first_seen: as_of,
+            last_seen: as_of,
+            as_of,
+            disposition: None,
+            disposition_note: None,
+            subject: case_id.into(),
+            priority: 0,
+            sources: Vec::new(),
+            source_count: 0,
+        }
+    }
+
     /// The county (first six digits of the region code) a case belongs to.
     pub fn county(&self) -> String {
         county_of(self.region_code.as_deref().unwrap_or_default())

@@ -178,28 +178,12 @@ mod tests {
 
     fn case(id: &str, rule: &str, person: &str) -> Case {
         Case {
-            case_id: id.into(),
-            rule_id: rule.into(),
-            title: String::new(),
             severity: Severity::Medium,
-            status: Status::New,
-            program: None,
             region_code: Some("220102001001".into()),
             id_no: Some(person.into()),
-            name: None,
-            household_id: None,
-            period: None,
             amount_at_risk: Some(100_000),
             evidence: "{\"k\":1}".into(),
-            first_seen: day(7, 15),
-            last_seen: day(7, 15),
-            as_of: day(7, 15),
-            disposition: None,
-            disposition_note: None,
-            subject: id.into(),
-            priority: 0,
-            sources: Vec::new(),
-            source_count: 0,
+            ..Case::for_test(id, rule, day(7, 15))
         }
     }
 

@@ -89,10 +89,9 @@ impl Reason {
         }
     }
 
-    /// The column the reason is about, as the extract names it.
-    pub fn header(&self) -> Option<&str> {
+    /// The canonical column the reason is about, where it is one.
+    fn column(&self) -> Option<&ColumnRef> {
         match self {
-            Reason::Undecodable { header, .. } => Some(header),
             Reason::Missing(c)
             | Reason::Unparseable { column: c, .. }
             | Reason::UnknownValue { column: c, .. }
@@ -100,24 +99,21 @@ impl Reason {
             | Reason::FutureMonth { column: c, .. }
             | Reason::FutureDate { column: c, .. }
             | Reason::FutureBirth { column: c, .. }
-            | Reason::ControlCharacter { column: c, .. } => Some(c.header.as_deref().unwrap_or(c.canonical)),
-            Reason::NumberForText { header, .. } => Some(header),
-            Reason::FieldCount { .. } | Reason::BadRecord(_) | Reason::StrayQuote { .. } | Reason::CutShort { .. } => None,
+            | Reason::ControlCharacter { column: c, .. } => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The column the reason is about, as the extract names it.
+    pub fn header(&self) -> Option<&str> {
+        match self {
+            Reason::Undecodable { header, .. } | Reason::NumberForText { header, .. } => Some(header),
+            _ => self.column().map(|c| c.header.as_deref().unwrap_or(c.canonical)),
         }
     }
 
     pub fn canonical(&self) -> Option<&'static str> {
-        match self {
-            Reason::Missing(c)
-            | Reason::Unparseable { column: c, .. }
-            | Reason::UnknownValue { column: c, .. }
-            | Reason::NotOffered { column: c, .. }
-            | Reason::FutureMonth { column: c, .. }
-            | Reason::FutureDate { column: c, .. }
-            | Reason::FutureBirth { column: c, .. }
-            | Reason::ControlCharacter { column: c, .. } => Some(c.canonical),
-            _ => None,
-        }
+        self.column().map(|c| c.canonical)
     }
 
     pub fn money(column: ColumnRef, value: &str, err: MoneyError) -> Reason {

@@ -63,34 +63,10 @@ mod tests {
 
     use super::*;
     use crate::config::Location;
-    use crate::rules::Severity;
 
     fn case(rule: &str, n: usize, status: Status) -> Case {
         let day = NaiveDate::from_ymd_opt(2024, 7, 15).unwrap_or_default();
-        Case {
-            case_id: format!("{rule}{n}"),
-            rule_id: rule.into(),
-            title: String::new(),
-            severity: Severity::High,
-            status,
-            program: None,
-            region_code: None,
-            id_no: None,
-            name: None,
-            household_id: None,
-            period: None,
-            amount_at_risk: None,
-            evidence: "{}".into(),
-            first_seen: day,
-            last_seen: day,
-            as_of: day,
-            disposition: None,
-            disposition_note: None,
-            subject: n.to_string(),
-            priority: 0,
-            sources: Vec::new(),
-            source_count: 0,
-        }
+        Case { status, subject: n.to_string(), ..Case::for_test(&format!("{rule}{n}"), rule, day) }
     }
 
     fn many(rule: &str, n: usize, status: Status) -> Vec<Case> {

@@ -163,7 +163,7 @@ pub fn summary(path: &Path, run: &Publication<'_>, left_out: &BTreeMap<String, u
     let counties: std::collections::BTreeSet<&String> = by_county.keys().chain(followup_counties.iter()).collect();
     for county in counties {
         let t = by_county.get(county).unwrap_or(&none);
-        let name = crate::idcard::region_name(&format!("{county}000000000000")).unwrap_or_default();
+        let name = crate::idcard::region_name(county).unwrap_or_default();
         let list = if left_out.contains_key(county) {
             let capped = left_out.get(county).copied().unwrap_or(0);
             let more = if capped > 0 { format!("（另有 {capped} 件未列入）") } else { String::new() };
@@ -211,7 +211,7 @@ pub fn summary(path: &Path, run: &Publication<'_>, left_out: &BTreeMap<String, u
         }
         h.push_str("</table><table><tr><th>区划</th><th>名称</th><th>待告知</th><th>名单</th></tr>");
         for (county, n) in &outreach {
-            let name = crate::idcard::region_name(&format!("{county}000000000000")).unwrap_or_default();
+            let name = crate::idcard::region_name(county).unwrap_or_default();
             let _ = write!(
                 h,
                 "<tr><td>{}</td><td>{}</td><td class=\"n\">{n}</td><td><a href=\"outreach/{0}.xlsx\">outreach/{0}.xlsx</a></td></tr>",
@@ -244,7 +244,7 @@ pub fn summary(path: &Path, run: &Publication<'_>, left_out: &BTreeMap<String, u
             <table><tr><th>县</th><th>文件</th><th>已填写</th><th>已采用</th><th>未采用</th><th>未填写</th><th>未采用原因</th></tr>");
         for r in run.returns {
             let county = r.county.as_deref().unwrap_or("");
-            let name = crate::idcard::region_name(&format!("{county}000000000000")).unwrap_or_default();
+            let name = crate::idcard::region_name(county).unwrap_or_default();
             let reasons: Vec<String> = r.reasons.iter().take(3).map(|x| super::mask::for_people(x, run.mask_ids)).collect();
             let _ = write!(
                 h,

@@ -400,11 +400,14 @@ fn key_points(run: &Publication<'_>, c: &Case) -> String {
             serde_json::Value::String(t) => run.labels.value(k, t).replace('|', "、"),
             other => other.to_string(),
         };
-        let value: String = if value.chars().count() > 60 { value.chars().take(58).chain("…".chars()).collect() } else { value };
-        parts.push(format!("{label}：{value}"));
+        parts.push(format!("{label}：{}", shortened(value, 60)));
     }
-    let text = parts.join("；");
-    if text.chars().count() > 300 { text.chars().take(298).chain("…".chars()).collect() } else { text }
+    shortened(parts.join("；"), 300)
+}
+
+/// `text` in at most `max` characters, the last of them `…` when cut.
+fn shortened(text: String, max: usize) -> String {
+    if text.chars().count() > max { text.chars().take(max - 2).chain("…".chars()).collect() } else { text }
 }
 
 /// A county's cases in the order a team works through them: villages with
@@ -416,17 +419,21 @@ fn work_order<'c>(cases: &[(&'c Case, bool)], cap: Option<usize>) -> (Vec<(&'c C
     ranked.sort_by(|a, b| priority::riskiest_first(a.0, b.0));
     let left_out = cap.map_or(0, |n| ranked.len().saturating_sub(n));
     ranked.truncate(ranked.len() - left_out);
-    let village = |c: &Case| c.region_code.clone().unwrap_or_default();
-    let township = |c: &Case| c.region_code.as_deref().and_then(|r| r.get(..9).or(Some(r))).unwrap_or_default().to_string();
-    let mut first_rank: BTreeMap<String, usize> = BTreeMap::new();
-    for (i, (c, _)) in ranked.iter().enumerate() {
-        first_rank.entry(village(c)).or_insert(i);
-        first_rank.entry(format!("t{}", township(c))).or_insert(i);
+    fn village(c: &Case) -> &str {
+        c.region_code.as_deref().unwrap_or_default()
     }
-    let rank = |key: &str| first_rank.get(key).copied().unwrap_or(usize::MAX);
+    fn township(c: &Case) -> &str {
+        village(c).get(..9).unwrap_or(village(c))
+    }
+    // Where each township's and each village's riskiest case stands.
+    let (mut townships, mut villages): (BTreeMap<&'c str, usize>, BTreeMap<&'c str, usize>) = Default::default();
+    for (i, (c, _)) in ranked.iter().enumerate() {
+        townships.entry(township(c)).or_insert(i);
+        villages.entry(village(c)).or_insert(i);
+    }
     // Townships by their riskiest case, villages within them likewise;
     // stable, so within a village the riskiest-first order stays.
-    ranked.sort_by_key(|(c, _)| (rank(&format!("t{}", township(c))), rank(&village(c))));
+    ranked.sort_by_key(|(c, _)| (townships.get(township(c)).copied(), villages.get(village(c)).copied()));
     (ranked, left_out)
 }
 
@@ -435,7 +442,7 @@ fn work_order<'c>(cases: &[(&'c Case, bool)], cap: Option<usize>) -> (Vec<(&'c C
 fn place_name(run: &Publication<'_>, county: &str, code: &str) -> String {
     let township = code.get(..9).and_then(|t| run.divisions.get(t));
     let village = run.divisions.get(code).filter(|_| code.len() == 12);
-    let county_name = || crate::idcard::region_name(&format!("{}000000000000", code.get(..6).unwrap_or(code)));
+    let county_name = || crate::idcard::region_name(code);
     // A place in another county (a case this county assists with) says whose.
     let elsewhere = match code.get(..6) {
         Some(c) if c != county => county_name().map(|n| format!("{n} ")).unwrap_or_default(),
@@ -584,7 +591,7 @@ pub fn county_workbooks(dir: &Path, run: &Publication<'_>) -> Result<BTreeMap<St
     for (county, cases) in &by_county {
         let path = dir.join(format!("{county}.xlsx"));
         let xerr = |e: XlsxError| PublishError::file(&path, e);
-        let name = crate::idcard::region_name(&format!("{county}000000000000")).unwrap_or_default();
+        let name = crate::idcard::region_name(county).unwrap_or_default();
         let (listed, left_out) = work_order(cases, run.per_county_cap);
         left_out_by_county.insert(county.clone(), left_out);
         let mut book = Workbook::new();
