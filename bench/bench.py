@@ -24,6 +24,15 @@ writes them to `bench/results/results.csv` and draws `bench/results/time.svg`.
     python3 bench/bench.py                      # 1M and 10M payouts, 3 runs
     python3 bench/bench.py --sizes 1M,10M,100M  # 100M on request
 
+With `--prevention` it measures SPEC §12 instead, fundwatch alone, into
+`bench/results/prevention.csv`: a full night; `fundwatch screen` of a batch of
+100,000 payments (next month's, from the payouts extracts) against that lake;
+`deceased_recipient` with identity matching against the same rule with the
+exact join only (each as `fundwatch sql … SELECT count(*)`); and a night with
+only new death records (1,000 deaths of paid recipients) against the full night:
+
+    python3 bench/bench.py --sizes 10M --prevention
+
 With `--memory-limit SIZE` it measures fundwatch alone instead: the whole run
 with and without `[engine] memory_limit = SIZE` (spilling to the data
 directory), peak RSS of each, into `bench/results/memory.csv`:
@@ -44,6 +53,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import datetime
 import time
 import tomllib
 from pathlib import Path
@@ -51,6 +61,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 DUCKDB_VERSION = "2.0.0"
+# Bumped when the demo writes other files (2: payroll names, mistyped deaths): data written before is rewritten.
+DEMO_FORMAT = 2
 
 
 def log(msg: str) -> None:
@@ -71,13 +83,14 @@ print(json.dumps({"code": p.returncode, "seconds": wall, "rss": rss}))
 """
 
 
-def measure(cmd: list[str], stdout: Path) -> dict:
-    """Runs `cmd` in a fresh wrapper so its peak RSS is its own."""
+def measure(cmd: list[str], stdout: Path, ok: tuple[int, ...] = (0,)) -> dict:
+    """Runs `cmd` in a fresh wrapper so its peak RSS is its own; an exit
+    code outside `ok` stops the benchmark."""
     out = subprocess.run([sys.executable, "-c", MEASURE, str(stdout), *map(str, cmd)], capture_output=True, text=True)
     if out.returncode != 0 or not out.stdout.strip():
         raise SystemExit(f"measuring {' '.join(map(str, cmd))} failed:\n{out.stderr}")
     m = json.loads(out.stdout)
-    if m["code"] != 0:
+    if m["code"] not in ok:
         raise SystemExit(f"{' '.join(map(str, cmd))} exited {m['code']}; its output is in {stdout}")
     return m
 
@@ -125,7 +138,7 @@ def demo_data(fundwatch: Path, target: int, per_household: float, data_root: Pat
     stamp = d / "demo.json"
     if stamp.exists():
         meta = json.loads(stamp.read_text())
-        if meta.get("households") == households:
+        if meta.get("households") == households and meta.get("format") == DEMO_FORMAT:
             return d, meta
     shutil.rmtree(d, ignore_errors=True)
     log(f"writing demo data: {households} households → {d.relative_to(ROOT) if d.is_relative_to(ROOT) else d}")
@@ -133,7 +146,7 @@ def demo_data(fundwatch: Path, target: int, per_household: float, data_root: Pat
     d.mkdir(parents=True)
     m = measure([fundwatch, "--json", "-q", "demo", "--households", households, "--out", d / "extracts", "--portable"], out)
     report = json.loads(out.read_text())
-    meta = {"households": households, "payouts": report["payouts"], "demo_seconds": m["seconds"], "demo_rss": m["rss"]}
+    meta = {"households": households, "payouts": report["payouts"], "demo_seconds": m["seconds"], "demo_rss": m["rss"], "format": DEMO_FORMAT}
     stamp.write_text(json.dumps(meta))
     return d, meta
 
@@ -190,6 +203,10 @@ def helper_macros(as_of: str) -> list[str]:
         "CREATE OR REPLACE MACRO id_valid(id) AS CASE WHEN id IS NULL THEN NULL ELSE id_problem(id) IS NULL END",
         "CREATE OR REPLACE MACRO id_gender(id) AS CASE WHEN TRY_CAST(substr(id, 17, 1) AS INTEGER) % 2 = 1 THEN 'M' ELSE 'F' END",
         "CREATE OR REPLACE MACRO mask_id(id) AS substr(id, 1, 6) || '********' || substr(id, 15, 4)",
+        "CREATE OR REPLACE MACRO id_match(a, b) AS CASE WHEN a = b THEN 'exact' "
+        "WHEN length(a) <> length(b) THEN NULL "
+        "WHEN hamming(a, b) = 1 THEN 'one_digit' "
+        "WHEN hamming(a, b) = 2 AND damerau_levenshtein(a, b) = 1 THEN 'transposed' END",
         "CREATE OR REPLACE MACRO age_on(id, d) AS year(CAST(d AS DATE)) - year(id_birth_date(id)) "
         "- CASE WHEN strftime(CAST(d AS DATE), '%m%d') < substr(id, 11, 4) THEN 1 ELSE 0 END",
     ]
@@ -549,6 +566,122 @@ def bench_size(fundwatch: Path, py: Path, target: int, runs: int, per_household:
     return rows
 
 
+# The rule as it was before identity matching: deaths joined by the exact ID only.
+DECEASED_EXACT = """
+WITH death AS (
+  SELECT id_no, death_date, death_source FROM (
+    SELECT id_no, death_date, source AS death_source,
+           ROW_NUMBER() OVER (PARTITION BY id_no ORDER BY death_date, source) AS n
+    FROM deaths) d
+  WHERE n = 1
+),
+after_death AS (
+  SELECT p.*, d.death_date, d.death_source FROM paid p JOIN death d ON d.id_no = p.id_no
+  WHERE p.period > add_months(month_of(d.death_date), {grace})
+)
+SELECT count(*) FROM (
+  SELECT id_no, SUM(amount) AS amount_at_risk, COUNT(*) AS payouts_after_death
+  FROM after_death GROUP BY id_no) x
+"""
+
+
+def pending_batch(extracts: Path, rows: int, out: Path) -> int:
+    """Next month's batch as a payment system exports it: the newest month's
+    payouts, `rows` of them, for the month after, under new payout ids."""
+    files = sorted((extracts / "payouts").glob("*.csv"))
+    header, newest = None, []
+    for f in files:
+        with open(f, newline="", encoding="utf-8-sig") as fh:
+            r = csv.reader(fh)
+            h = next(r)
+            header = header or h
+            period = h.index("所属期")
+            for row in r:
+                if len(row) == len(h) and re.fullmatch(r"\d{6}", row[period] or ""):
+                    newest.append(row)
+    top = max(row[period] for row in newest)
+    y, m = int(top[:4]), int(top[4:])
+    nxt = f"{y + (m == 12)}{(m % 12) + 1:02d}"
+    picked = [row for row in newest if row[period] == top][:rows]
+    with open(out, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(header)
+        for i, row in enumerate(picked):
+            row = list(row)
+            row[0] = f"SCR{nxt}{i:09d}"
+            row[period] = nxt
+            w.writerow(row)
+    return len(picked)
+
+
+def bench_prevention(fundwatch: Path, target: int, runs: int, per_household: float, data_root: Path) -> list[dict]:
+    d, meta = demo_data(fundwatch, target, per_household, data_root)
+    link = d / "queries"
+    if not link.exists():
+        link.symlink_to(ROOT / "queries")
+    extracts = d / "extracts"
+    pipeline = extracts / "pipeline.toml"
+    as_of = tomllib.loads(pipeline.read_text()).get("as_of") or "2024-07-15"
+    for sub in ("lake", "out"):
+        shutil.rmtree(extracts / sub, ignore_errors=True)
+    rows = []
+
+    def row(what: str, seconds: float, rss, note: str = "") -> None:
+        rows.append({"size": size_label(target), "payouts": meta["payouts"], "measure": what,
+                     "seconds": round(seconds, 2), "peak_rss": rss, "note": note})
+        log(f"  {size_label(target)} {what}: {seconds:.2f}s {note}")
+
+    full = measure([fundwatch, "--json", "-q", "run", pipeline], d / "prevention-full.json")
+    report = json.loads((d / "prevention-full.json").read_text())
+    row("full night", full["seconds"], full["rss"], f"rules {report['stages']['rules']:.1f}s")
+    rule_s = {r["id"]: r["seconds"] for r in report["rules"]}
+    deaths = sum(f["rows_loaded"] for s in report["ingest"]["sources"] if s["table"] == "deaths" for f in s["files"])
+
+    batch = d / "batch.csv"
+    n = pending_batch(extracts, 100_000, batch)
+    took = []
+    for i in range(runs):
+        # Exit 3: payments held, as expected of a batch of the demo's province.
+        m = measure([fundwatch, "--json", "-q", "screen", pipeline, "--batch", batch, "--out", d / "holds"], d / "screen.json", ok=(0, 3))
+        took.append(m)
+    sr = json.loads((d / "screen.json").read_text())
+    row("screen", statistics.median(t["seconds"] for t in took), max(t["rss"] for t in took),
+        f"{n} payments, {sr['held']} held, median of {runs}")
+
+    grace = report["params"].get("death_grace_months", 0)
+    exact_sql = d / "deceased_exact.sql"
+    exact_sql.write_text(DECEASED_EXACT.format(grace=grace))
+    for what, args in (("deceased_recipient exact join (sql)", ["-f", exact_sql]),
+                       ("deceased_recipient with identity matching (sql)", ["-e", "SELECT count(*) FROM deceased_recipient"])):
+        took = [measure([fundwatch, "-q", "sql", pipeline, *args, "--format", "csv"], d / "sql.out") for _ in range(runs)]
+        row(what, statistics.median(t["seconds"] for t in took), max(t["rss"] for t in took),
+            f"{deaths} death records; in the night: {rule_s.get('deceased_recipient', 0):.2f}s")
+
+    # A night later, 1,000 new deaths of paid recipients and nothing else new.
+    civil = extracts / "deaths" / "死亡登记.csv"
+    kept = civil.read_bytes()
+    try:
+        paid = []
+        with open(batch, newline="", encoding="utf-8") as fh:
+            r = csv.DictReader(fh)
+            for rec in r:
+                paid.append((rec["身份证号"], rec["姓名"]))
+                if len(paid) >= 1000:
+                    break
+        with open(civil, "a", encoding="utf-8") as fh:
+            for idn, name in paid:
+                fh.write(f"{idn},{name},2024年3月1日,2024年3月4日\n")
+        next_day = (datetime.date.fromisoformat(str(as_of)) + datetime.timedelta(days=1)).isoformat()
+        m = measure([fundwatch, "--json", "-q", "run", pipeline, "--as-of", next_day], d / "prevention-deaths.json")
+        nr = json.loads((d / "prevention-deaths.json").read_text())
+        carried = sum(1 for r in nr["rules"] if r["status"] == "carried")
+        row("deaths-only night", m["seconds"], m["rss"],
+            f"rules {nr['stages']['rules']:.1f}s, ingest {nr['stages']['ingest']:.1f}s; {carried} of {len(nr['rules'])} rules carried over")
+    finally:
+        civil.write_bytes(kept)
+    return rows
+
+
 def bench_memory(fundwatch: Path, target: int, limit: str, per_household: float, data_root: Path, unrestricted: bool) -> list[dict]:
     """fundwatch alone, whole run, with and without `[engine] memory_limit`."""
     d, meta = demo_data(fundwatch, target, per_household, data_root)
@@ -659,6 +792,8 @@ def main() -> None:
     ap.add_argument("--memory-limit", metavar="SIZE", help="instead of the comparison: fundwatch's whole run with and without "
                     "[engine] memory_limit = SIZE (e.g. 2GiB), peak RSS of each, written to memory.csv")
     ap.add_argument("--limited-only", action="store_true", help="with --memory-limit: skip the unrestricted run (for 100M)")
+    ap.add_argument("--prevention", action="store_true", help="instead of the comparison: screening, identity matching and "
+                    "a deaths-only night (SPEC §12), written to prevention.csv")
     args = ap.parse_args()
     if not args.bin.exists():
         raise SystemExit(f"{args.bin} does not exist: build it with `cargo build --release` (or pass --bin)")
@@ -679,6 +814,21 @@ def main() -> None:
             w = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
             w.writeheader()
             w.writerows(keep + rows)
+        print(f"\nwritten: {out}")
+        return
+    if args.prevention:
+        rows = []
+        for s in args.sizes.split(","):
+            rows.extend(bench_prevention(args.bin, parse_size(s), args.runs, per_household, args.data))
+        print(f"\n{'size':>6} {'payouts':>12}  {'measure':<48} {'seconds':>8} {'peak RSS':>10}  note")
+        for r in rows:
+            print(f"{r['size']:>6} {r['payouts']:>12}  {r['measure']:<48} {r['seconds']:>8} {fmt_rss(r['peak_rss']):>10}  {r['note']}")
+        args.results.mkdir(parents=True, exist_ok=True)
+        out = args.results / "prevention.csv"
+        with open(out, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(rows[0].keys()))
+            w.writeheader()
+            w.writerows(rows)
         print(f"\nwritten: {out}")
         return
     py = duckdb_python()

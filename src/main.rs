@@ -73,12 +73,34 @@ enum Command {
         /// Run only these rules (ids as in `fundwatch rules list`); other rules' cases are carried over.
         #[arg(long, value_name = "RULE", num_args = 1..)]
         only: Vec<String>,
+        /// Run every rule, even those whose tables, parameters and SQL are as they were on the
+        /// night compared with (by default those are carried over, not run again).
+        #[arg(long, conflicts_with = "only")]
+        full: bool,
         /// Exit 3 when new cases of this severity or higher exist (for schedulers that alert).
         #[arg(long, value_name = "SEVERITY", value_parser = ["high", "medium", "low"])]
         fail_on: Option<String>,
         /// Let these sources or rules through the gates that held the night (see "When a night goes wrong" in the README).
         #[arg(long, value_name = "SOURCE|RULE", num_args = 1..)]
         accept: Vec<String>,
+    },
+    /// Check a pending payment batch against the lake before it is paid: a hold list of the
+    /// payments to stop, with why; exit 3 when any payment is held, 0 when none.
+    Screen {
+        /// The pipeline file (its lake, rules and payouts mapping).
+        pipeline: PathBuf,
+        /// The pending batch: CSV, XLSX or Parquet, as the payouts source's extracts are.
+        #[arg(long, value_name = "FILE")]
+        batch: PathBuf,
+        /// The source of the pipeline whose mapping reads the batch (default: its payouts source).
+        #[arg(long, value_name = "NAME")]
+        batch_source: Option<String>,
+        /// The date the batch is judged on (default: as for `run`).
+        #[arg(long, value_name = "DATE", value_parser = date)]
+        as_of: Option<NaiveDate>,
+        /// Where the hold list is written (default: beside the batch).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
     },
     /// Read every source's extracts into the Parquet lake; rejected rows go to the quarantine.
     Ingest {
@@ -287,8 +309,8 @@ enum Outcome {
 async fn dispatch(cli: Cli, progress: Progress) -> Result<Outcome, fundwatch_core::Error> {
     let json = cli.output.json;
     match cli.command {
-        Command::Run { pipeline, as_of, only, fail_on, accept } => {
-            let options = commands::run::RunOptions { as_of, only: &only, accept: &accept };
+        Command::Run { pipeline, as_of, only, full, fail_on, accept } => {
+            let options = commands::run::RunOptions { as_of, only: &only, full, accept: &accept };
             let report = commands::run::run(&pipeline, options, &progress).await?;
             print(json, &report, commands::run::RunReport::render);
             if report.held() {
@@ -320,6 +342,14 @@ async fn dispatch(cli: Cli, progress: Progress) -> Result<Outcome, fundwatch_cor
         Command::Cases { pipeline, as_of, status, region, rule, severity, format, out } => {
             let filter = commands::cases::CaseFilter { statuses: status, region, rules: rule, severity };
             commands::cases::cases(&pipeline, as_of, &filter, format, out.as_deref()).await?;
+        }
+        Command::Screen { pipeline, batch, batch_source, as_of, out } => {
+            let options = commands::screen::ScreenOptions { batch: &batch, source: batch_source.as_deref(), as_of, out: out.as_deref() };
+            let screened = commands::screen::screen(&pipeline, options, &progress).await?;
+            print(json, &screened, commands::screen::Screening::render);
+            if screened.held() {
+                return Ok(Outcome::Alert);
+            }
         }
         Command::Explain { pipeline, case_id, as_of } => {
             let explained = commands::explain::explain(&pipeline, &case_id, as_of).await?;

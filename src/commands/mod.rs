@@ -11,4 +11,5 @@ pub mod explain;
 pub mod ingest;
 pub mod rules;
 pub mod run;
+pub mod screen;
 pub mod sql;

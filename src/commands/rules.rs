@@ -115,7 +115,15 @@ pub async fn rules_test(dir: &Path, only: &[String]) -> Result<FixtureReport, Er
     if let Some(refused) = catalogue.refuse_unknown("rules test", only) {
         return Err(Error::Usage(refused));
     }
-    let results = fixtures::run_all(catalogue, only).await?;
+    let mut results = fixtures::run_all(catalogue, only).await?;
+    // The screening rules (`queries/screen/`) have fixtures of their own.
+    if only.is_empty() && dir.join(fundwatch_core::rules::catalogue::SCREEN_DIR).is_dir() {
+        let screen = Catalogue::load_screen(dir)?;
+        for mut r in fixtures::run_all(screen, &[]).await? {
+            r.rule = format!("{}/{}", fundwatch_core::rules::catalogue::SCREEN_DIR, r.rule);
+            results.push(r);
+        }
+    }
     let passed = results.iter().filter(|r| r.passed).count();
     Ok(FixtureReport { passed, failed: results.len() - passed, results })
 }

@@ -19,7 +19,7 @@ use fundwatch_core::engine::Engine;
 use fundwatch_core::ingest;
 use fundwatch_core::progress::Progress;
 use fundwatch_core::publish::{self, Destination, Extras, Manifest, Warning, gate};
-use fundwatch_core::rules::run::{RulesRun, Spread};
+use fundwatch_core::rules::run::{RulesRun, Spread, Status};
 use fundwatch_core::rules::{self, Severity};
 use fundwatch_core::workspace::Workspace;
 
@@ -28,6 +28,8 @@ pub struct RunOptions<'a> {
     pub as_of: Option<NaiveDate>,
     /// Only these rules; the others' cases are carried over.
     pub only: &'a [String],
+    /// Every rule, even those whose inputs are unchanged.
+    pub full: bool,
     /// Sources and rules to let through the gates.
     pub accept: &'a [String],
 }
@@ -112,12 +114,27 @@ pub async fn run(file: &Path, options: RunOptions<'_>, progress: &Progress) -> R
         return hold(&workspace, manifest, held, &accepted, times, clock).await;
     }
 
+    // The night the cases are compared with, and what its rules read: a
+    // rule whose inputs are as they were then is carried over, not run.
+    let previous = publish::committed_history(&Destination::of(&workspace), workspace.lake(), as_of).await?;
+    let inputs = rules::inputs::fingerprints(&catalogue, &params, &ingested.table_fingerprints(pipeline), as_of);
+    let carry = match &previous {
+        Some((then, _)) if !options.full && options.only.is_empty() => {
+            let lake = workspace.lake();
+            let publication = std::fs::read_to_string(lake.history_publication_path(*then)).unwrap_or_default();
+            rules::inputs::to_carry(&inputs, &rules::inputs::read_recorded(&lake.history_inputs_path(*then), publication.trim()), *then)
+        }
+        _ => Default::default(),
+    };
+
     let session = engine.lake_session(workspace.lake(), &catalogue, &params, as_of).await?;
     let scratch = engine.scratch()?;
     let plan = RulesRun {
         params: &params,
         fed: pipeline.tables().iter().map(|t| t.name).collect(),
         only: options.only,
+        inputs,
+        carry,
         scratch: scratch.as_ref().map(|d| d.path()),
         spread: Spread::for_session(&session, engine.on_cluster()),
         last_seconds: publish::last_rule_seconds(Destination::of(&workspace).root),
@@ -129,9 +146,10 @@ pub async fn run(file: &Path, options: RunOptions<'_>, progress: &Progress) -> R
     drop(scratch);
     times.rules = clock.lap();
 
-    let previous = publish::committed_history(&Destination::of(&workspace), workspace.lake(), as_of).await?;
     let life = cases::life(&session, previous.map(|(_, cases)| cases), &outputs, as_of).await?;
+    let started = std::time::Instant::now();
     let extras = Extras::read(&session, &catalogue).await?;
+    info!(seconds = format!("{:.2}", started.elapsed().as_secs_f64()), "follow-up sample, program and division names read");
     times.cases = clock.lap();
 
     let reports = outputs.into_iter().map(|o| o.report).collect();
@@ -189,14 +207,22 @@ impl RunReport {
         let mut out = super::ingest::render_sources(&self.run.ingest);
         let _ = writeln!(out, "rules");
         for r in &self.run.rules {
-            match &r.reason {
-                None => {
+            match (&r.status, &r.reason) {
+                (Status::Carried, Some(reason)) => {
+                    let _ = writeln!(out, "  {:<24} {:<7} {:>12}  carried over: {reason}", r.id, r.severity.name(), super::ingest::rows(r.rows));
+                }
+                (_, None) => {
                     let _ = writeln!(out, "  {:<24} {:<7} {:>12} {:>8.3}s  {}", r.id, r.severity.name(), super::ingest::rows(r.rows), r.seconds, r.title);
                 }
-                Some(reason) => {
+                (_, Some(reason)) => {
                     let _ = writeln!(out, "  {:<24} skipped: it {reason}", r.id);
                 }
             }
+        }
+        let carried = self.run.rules.iter().filter(|r| matches!(r.status, Status::Carried)).count();
+        if carried > 0 {
+            let ran = self.run.rules.iter().filter(|r| matches!(r.status, Status::Ran)).count();
+            let _ = writeln!(out, "  {ran} rules ran; {carried} carried over, their tables, parameters and SQL as on the night compared with (--full runs them all)");
         }
         let c = &self.run.cases;
         let g = |n: usize| super::ingest::grouped(n as u64);

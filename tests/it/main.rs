@@ -10,6 +10,7 @@ mod common;
 mod faults;
 mod field;
 mod hostile;
+mod prevention;
 mod ingest;
 mod publish;
 mod rules;

@@ -43,6 +43,9 @@ pub enum Error {
     Store(#[from] StoreError),
     #[error(transparent)]
     Cases(#[from] CaseError),
+    /// Screening a pending batch (`fundwatch screen`).
+    #[error(transparent)]
+    Screen(#[from] crate::screen::ScreenError),
     #[error(transparent)]
     Publish(#[from] PublishError),
     /// Analyst SQL that is not a query.
@@ -75,6 +78,9 @@ impl Error {
             Error::Config(_) | Error::Check { .. } | Error::Usage(_) | Error::Refused(_) | Error::Query(_) => USAGE,
             Error::Ingest(e) => config(e.is_config()),
             Error::Rules(e) => config(e.is_config()),
+            Error::Screen(crate::screen::ScreenError::Rules(e)) => config(e.is_config()),
+            Error::Screen(crate::screen::ScreenError::Batch { source, .. }) => config(source.is_config()),
+            Error::Screen(_) => FAILED,
             Error::Engine(e) => config(engine_is_config(e)),
             #[cfg(feature = "cluster")]
             Error::Cluster(e) => config(matches!(e, crate::engine::cluster::ClusterError::Address { .. })),

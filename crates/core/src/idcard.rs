@@ -179,6 +179,48 @@ pub fn make(region: &str, born: NaiveDate, sequence: u16) -> Option<String> {
     Some(s)
 }
 
+/// How two ID numbers agree, beyond equality: what a clerk's slip of the
+/// finger leaves. Two valid GB 11643 numbers are never one character or
+/// one adjacent swap apart (the check character catches both), so when a
+/// near pair is found one of the two is the mistyped one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nearness {
+    Exact,
+    /// One character differs.
+    OneDigit,
+    /// Two adjacent characters are swapped.
+    Transposed,
+}
+
+impl Nearness {
+    pub fn name(self) -> &'static str {
+        match self {
+            Nearness::Exact => "exact",
+            Nearness::OneDigit => "one_digit",
+            Nearness::Transposed => "transposed",
+        }
+    }
+}
+
+/// Whether `a` and `b` are the same number, one character apart, or two
+/// adjacent characters swapped; `None` for anything further (or lengths
+/// that differ).
+pub fn near(a: &str, b: &str) -> Option<Nearness> {
+    if a == b {
+        return Some(Nearness::Exact);
+    }
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return None;
+    }
+    let mut differ = a.iter().zip(b).enumerate().filter(|(_, (x, y))| x != y).map(|(i, _)| i);
+    match (differ.next(), differ.next(), differ.next()) {
+        (Some(_), None, None) => Some(Nearness::OneDigit),
+        (Some(i), Some(j), None) if j == i + 1 && a.get(i) == b.get(j) && a.get(j) == b.get(i) => Some(Nearness::Transposed),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,5 +287,36 @@ mod tests {
     fn mask_keeps_region_and_last_four() {
         assert_eq!(mask("220102195001011234"), "220102********1234");
         assert_eq!(mask("1234"), "****");
+    }
+
+    #[test]
+    fn near_numbers_are_one_character_or_one_adjacent_swap_apart() {
+        let id = "220102195001011230";
+        assert_eq!(near(id, id), Some(Nearness::Exact));
+        assert_eq!(near(id, "220102195001019230"), Some(Nearness::OneDigit));
+        assert_eq!(near(id, "220102159001011230"), Some(Nearness::Transposed));
+        assert_eq!(near(id, "220102159001011231"), None, "a swap and a slip");
+        assert_eq!(near(id, "220102195001011302"), None, "a swap that is not adjacent");
+        assert_eq!(near(id, "220102195001012231"), None, "two slips");
+        assert_eq!(near(id, "22010219500101123"), None, "another length");
+        // Two valid numbers are never near: every slip and every adjacent
+        // swap of a valid number breaks its check character.
+        let valid = make("220102", NaiveDate::from_ymd_opt(1950, 1, 1).unwrap(), 123).unwrap();
+        assert!(check_char_ok(valid.as_bytes()));
+        let bytes = valid.as_bytes().to_vec();
+        for i in 0..bytes.len() {
+            for c in b"0123456789X" {
+                let mut slip = bytes.clone();
+                slip[i] = *c;
+                if slip != bytes {
+                    assert!(!check_char_ok(&slip), "{}", String::from_utf8_lossy(&slip));
+                }
+            }
+            if i + 1 < bytes.len() && bytes[i] != bytes[i + 1] {
+                let mut swap = bytes.clone();
+                swap.swap(i, i + 1);
+                assert!(!check_char_ok(&swap), "{}", String::from_utf8_lossy(&swap));
+            }
+        }
     }
 }

@@ -83,6 +83,8 @@ const GATE_NIGHTS: usize = 31;
 /// A history snapshot's file in its dated directory.
 const HISTORY_FILE: &str = "cases.parquet";
 const HISTORY_PUBLICATION: &str = "publication";
+/// Beside a history snapshot: each rule's fingerprint that night (`rules::inputs`).
+const HISTORY_INPUTS: &str = "rule_inputs.json";
 
 #[derive(Debug, thiserror::Error)]
 pub enum LakeError {
@@ -142,6 +144,14 @@ pub struct PartInfo {
     /// A returned list's rows that came back without an outcome (联系不上).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub rows_no_outcome: u64,
+    /// The input's content and its source's settings, whatever the night
+    /// (`ingest::inputs::content_key`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_key: Option<String>,
+    /// Rows whose fate hung on the as-of date (see `Converted::dated`):
+    /// none, and a later night may take this part as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dated_rows: Option<u64>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -236,6 +246,13 @@ impl Lake {
         self.table_dir(QUARANTINE, as_of).join(format!("{table}-{key}.parquet"))
     }
 
+    /// The quarantine file beside a part (of any night): the same key.
+    pub fn quarantine_of(&self, part: &Path, table: &str) -> Option<PathBuf> {
+        let key = part.file_stem()?.to_str()?.strip_prefix("part-")?;
+        let night = part.parent()?.file_name()?;
+        Some(self.root.join(QUARANTINE).join(night).join(format!("{table}-{key}.parquet")))
+    }
+
     /// The parts of a table's dataset for one as-of date.
     pub fn parts(&self, table: &str, as_of: NaiveDate) -> std::io::Result<Vec<PathBuf>> {
         list_parquet(&self.table_dir(table, as_of))
@@ -276,6 +293,33 @@ impl Lake {
     /// for. The snapshot is history only while that publication is current.
     pub fn history_publication_path(&self, as_of: NaiveDate) -> PathBuf {
         self.root.join(HISTORY).join(dated(as_of)).join(HISTORY_PUBLICATION)
+    }
+
+    /// Beside a history snapshot: what each rule read that night, as its
+    /// fingerprint, and how many rows it returned.
+    pub fn history_inputs_path(&self, as_of: NaiveDate) -> PathBuf {
+        self.root.join(HISTORY).join(dated(as_of)).join(HISTORY_INPUTS)
+    }
+
+    /// A part of an earlier night (the three before `as_of`, newest first)
+    /// read from the same content with the same settings and no row whose
+    /// fate hung on its date: tonight's would be the same.
+    pub fn earlier_part(&self, table: &str, as_of: NaiveDate, content_key: &str) -> Option<(PathBuf, PartInfo)> {
+        let dir = self.root.join(table);
+        let mut dates: Vec<NaiveDate> = fs::read_dir(&dir)
+            .ok()?
+            .flatten()
+            .filter_map(|e| date_of(&e.file_name().to_string_lossy()))
+            .filter(|d| *d < as_of)
+            .collect();
+        dates.sort_by(|a, b| b.cmp(a));
+        dates.into_iter().take(3).find_map(|d| {
+            let parts = list_parquet(&self.table_dir(table, d)).ok()?;
+            parts.into_iter().find_map(|p| {
+                let info = read_part_info(&p)?;
+                (info.content_key.as_deref() == Some(content_key) && info.dated_rows == Some(0)).then_some((p, info))
+            })
+        })
     }
 
     /// The history snapshots of the as-of dates before `as_of`, newest first.
@@ -341,7 +385,7 @@ impl Lake {
         previous.sort_by(|a, b| b.cmp(a));
         for d in previous.into_iter().take(2) {
             for (sub, _) in remote.list(&format!("{HISTORY}/{}", dated(d))).await? {
-                if sub.ends_with(&format!("/{HISTORY_FILE}")) || sub.ends_with(&format!("/{HISTORY_PUBLICATION}")) {
+                if [HISTORY_FILE, HISTORY_PUBLICATION, HISTORY_INPUTS].iter().any(|f| sub.ends_with(&format!("/{f}"))) {
                     remote.download(&sub, &self.root.join(&sub)).await?;
                 }
             }
@@ -395,8 +439,10 @@ impl Lake {
     /// disk has it in place already).
     pub async fn push_history(&self, as_of: NaiveDate) -> Result<(), LakeError> {
         let Some(remote) = &self.remote else { return Ok(()) };
-        for path in [self.history_publication_path(as_of), self.history_path(as_of)] {
-            if let Ok(rel) = path.strip_prefix(&self.root) {
+        for path in [self.history_inputs_path(as_of), self.history_publication_path(as_of), self.history_path(as_of)] {
+            if let Ok(rel) = path.strip_prefix(&self.root)
+                && path.is_file()
+            {
                 remote.upload(&path, &rel.to_string_lossy().replace('\\', "/")).await?;
             }
         }

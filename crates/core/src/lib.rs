@@ -24,6 +24,7 @@ pub mod lock;
 pub mod progress;
 pub mod publish;
 pub mod rules;
+pub mod screen;
 pub mod sql;
 pub mod store;
 pub mod tables;

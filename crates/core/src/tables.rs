@@ -305,6 +305,7 @@ pub static TABLES: &[Table] = &[
         zh: "财政供养人员",
         columns: &[
             req("id_no", Id),
+            opt("name", Str),
             req("employer", Str),
             req("start_date", Date).past(),
             opt("end_date", Date),

@@ -232,7 +232,7 @@ impl Outputs {
                 false,
             )?,
             payroll: sink(p("registries/财政供养人员.csv"), Format::Csv(Encoding::Gbk), portable,
-                vec![col("身份证号", Text), col("单位名称", Text), col("入职日期", Date), col("离职日期", Date)],
+                vec![col("身份证号", Text), col("姓名", Text), col("单位名称", Text), col("入职日期", Date), col("离职日期", Date)],
                 DateStyle::Iso,
                 false,
             )?,
@@ -551,8 +551,13 @@ pub fn business(ctx: &mut Ctx, id: &str, role: &str, active: bool, established: 
     Ok(())
 }
 
-pub fn payroll(ctx: &mut Ctx, id: &str, employer: &str, start: NaiveDate, end: Option<NaiveDate>) -> Result<(), DemoError> {
-    ctx.out.payroll.row(&[V::from(id), V::from(employer), V::D(start), V::from(end)])?;
+pub fn payroll(ctx: &mut Ctx, p: &Person, employer: &str, start: NaiveDate, end: Option<NaiveDate>) -> Result<(), DemoError> {
+    payroll_as(ctx, p, &p.id, employer, start, end)
+}
+
+/// A payroll record under the number its clerk typed, which may not be the person's.
+pub fn payroll_as(ctx: &mut Ctx, p: &Person, id: &str, employer: &str, start: NaiveDate, end: Option<NaiveDate>) -> Result<(), DemoError> {
+    ctx.out.payroll.row(&[V::from(id), V::from(p.name.as_str()), V::from(employer), V::D(start), V::from(end)])?;
     Ok(())
 }
 
@@ -567,8 +572,14 @@ pub fn death(ctx: &mut Ctx, p: &Person, died: NaiveDate, cremation: bool, legacy
         };
         ctx.out.deaths_cremation.row(&[V::from(id), V::from(p.name.as_str()), V::D(died), V::from("长春市殡仪馆")])?;
     } else {
-        ctx.out.deaths_civil.row(&[V::from(p.id.as_str()), V::from(p.name.as_str()), V::D(died), V::D(died + Duration::days(3))])?;
+        death_as(ctx, p, &p.id, died)?;
     }
+    Ok(())
+}
+
+/// A civil death record under the number its clerk typed, which may not be the person's.
+pub fn death_as(ctx: &mut Ctx, p: &Person, id: &str, died: NaiveDate) -> Result<(), DemoError> {
+    ctx.out.deaths_civil.row(&[V::from(id), V::from(p.name.as_str()), V::D(died), V::D(died + Duration::days(3))])?;
     Ok(())
 }
 
@@ -710,7 +721,7 @@ fn non_recipient_household(ctx: &mut Ctx, mut hh: Household) -> Result<(), DemoE
         if adult && ctx.dice.chance(0.12) {
             let start = ctx.dice.date(NaiveDate::from_ymd_opt(1995, 1, 1).unwrap_or_default(), ctx.as_of - Duration::days(400));
             let school = format!("{}第{}中学", county_name(hh.county), ctx.dice.range(1, 12));
-            payroll(ctx, &id, &school, start, None)?;
+            payroll(ctx, &hh.members[m], &school, start, None)?;
         }
         if adult && ctx.dice.chance(0.5) {
             let reg = ctx.dice.date(NaiveDate::from_ymd_opt(1998, 1, 1).unwrap_or_default(), ctx.as_of - Duration::days(30));
@@ -874,8 +885,8 @@ pub fn reference_tables(ctx: &mut Ctx) -> Result<(), DemoError> {
             ctx.out.households.here()?.resident(p, &region, &o.hukou)?;
         }
         let since = ctx.w(0).first_day() - Duration::days(3000);
-        payroll(ctx, &o.approver.id, &format!("{}民政局", county_name(county)), since, None)?;
-        payroll(ctx, &o.payer.id, &format!("{}财政局", county_name(county)), since, None)?;
+        payroll(ctx, &o.approver, &format!("{}民政局", county_name(county)), since, None)?;
+        payroll(ctx, &o.payer, &format!("{}财政局", county_name(county)), since, None)?;
     }
     Ok(())
 }

@@ -350,13 +350,13 @@ fn assets(ctx: &mut Ctx, c1: &'static str, c2: &'static str, c3: &'static str) -
 
     // On the public payroll.
     let hh = dibao_household(ctx, c2, 3);
-    payroll(ctx, &hh.members[1].id, "宽城区第二小学", long_ago(2021), None)?;
+    payroll(ctx, &hh.members[1], "宽城区第二小学", long_ago(2021), None)?;
     write(ctx, &hh)?;
     ctx.expect("public_employee", &[&hh.id, DIBAO], "the spouse is a teacher on the public payroll");
 
     let hh = dibao_household(ctx, c3, 2);
     let left = ctx.w(0).first_day() - Duration::days(40);
-    payroll(ctx, &hh.members[0].id, "区环卫所", long_ago(2015), Some(left))?;
+    payroll(ctx, &hh.members[0], "区环卫所", long_ago(2015), Some(left))?;
     write(ctx, &hh)?;
     ctx.decoy("public_employee", "household_id", &hh.id, "left the public payroll before the first paid month");
     Ok(())
@@ -643,7 +643,7 @@ fn field_checks(ctx: &mut Ctx, c1: &'static str, c2: &'static str, c3: &'static 
     for e in &mut hh.enrols {
         e.approved_by = son.id.clone();
     }
-    payroll(ctx, &son.id, &format!("{}民政局", emit::county_name(c1)), ctx.w(0).first_day() - Duration::days(1500), None)?;
+    payroll(ctx, &son, &format!("{}民政局", emit::county_name(c1)), ctx.w(0).first_day() - Duration::days(1500), None)?;
     hh.others.push(son);
     write(ctx, &hh)?;
     ctx.expect("approver_conflict", &[&hh.id, DIBAO], "approved by a son registered in the same hukou");
@@ -768,6 +768,104 @@ pub fn plant_once(ctx: &mut Ctx) -> R {
     broken_rows(ctx, c1)?;
     background_followups(ctx)?;
     dispositions(ctx)?;
+    mistyped_numbers(ctx, c1, c2, c3)?;
+    Ok(())
+}
+
+/// One character of a number typed wrong: a sequence digit, so the birth
+/// date the number carries stays whole.
+fn slip(id: &str) -> String {
+    let mut b = id.as_bytes().to_vec();
+    if let Some(c) = b.get_mut(14) {
+        *c = b'0' + (*c - b'0' + 5) % 10;
+    }
+    String::from_utf8(b).unwrap_or_default()
+}
+
+/// Two adjacent characters of a number swapped: the first differing pair
+/// after the birth date (or in the region code when those are all alike).
+fn swap(id: &str) -> String {
+    let mut b = id.as_bytes().to_vec();
+    let at = (14..17).chain(0..5).find(|&i| b.get(i) != b.get(i + 1)).unwrap_or(14);
+    b.swap(at, at + 1);
+    String::from_utf8(b).unwrap_or_default()
+}
+
+/// Deaths and payroll records under mistyped ID numbers (matched by the
+/// name and what the number carries), and what must not match: another
+/// person one digit away, a twin, a slip inside the birth date.
+fn mistyped_numbers(ctx: &mut Ctx, c1: &'static str, c2: &'static str, c3: &'static str) -> R {
+    // Died in month 6; the civil registry typed one digit of the number wrong.
+    let mut hh = dibao_household(ctx, c1, 1);
+    hh.members[0].status = Some("deceased");
+    let p = hh.members[0].clone();
+    emit::death_as(ctx, &p, &slip(&p.id), ctx.w(5).day(12))?;
+    write(ctx, &hh)?;
+    ctx.expect("deceased_recipient", &[&p.id], "died in month 6; the death record has one digit of the ID mistyped (match one_digit)");
+
+    // Died in month 4; two adjacent digits swapped in the death record.
+    let mut hh = single(ctx, c2, None, 82, 90);
+    ctx.enrol_elderly(&mut hh);
+    hh.members[0].status = Some("deceased");
+    let p = hh.members[0].clone();
+    emit::death_as(ctx, &p, &swap(&p.id), ctx.w(3).day(20))?;
+    write(ctx, &hh)?;
+    ctx.expect("deceased_recipient", &[&p.id], "died in month 4; the death record has two adjacent digits of the ID swapped (match transposed)");
+
+    // Alive and paid; a stranger who died is one digit away.
+    let hh = dibao_household(ctx, c3, 1);
+    let mut stranger = ctx.person_aged(c3, 60, 80, true, "户主", None);
+    while stranger.name == hh.members[0].name {
+        stranger = ctx.person_aged(c3, 60, 80, true, "户主", None);
+    }
+    emit::death_as(ctx, &stranger, &slip(&hh.members[0].id), ctx.w(2).day(9))?;
+    write(ctx, &hh)?;
+    ctx.decoy("deceased_recipient", "id_no", &hh.members[0].id, "a death one digit from this ID, under another name");
+
+    // Alive and paid; the twin brother (same surname and birthday, another number) died.
+    let hh = dibao_household(ctx, c1, 1);
+    let head = hh.members[0].clone();
+    let surname = super::world::surname_of(&head.name).to_string();
+    let mut twin = ctx.person(c1, head.born, true, "子女", Some(&surname));
+    while twin.name == head.name {
+        twin = ctx.person(c1, head.born, true, "子女", Some(&surname));
+    }
+    death(ctx, &twin, ctx.w(3).day(2), false, false)?;
+    write(ctx, &hh)?;
+    ctx.decoy("deceased_recipient", "id_no", &head.id, "the twin brother died: same surname and birth date, another ID");
+
+    // Alive and paid; a death under the same name one digit off inside the birth date.
+    let hh = dibao_household(ctx, c2, 1);
+    let head = hh.members[0].clone();
+    // The day of birth one off (its last digit, or 30 → 20), still a real date.
+    let mut b = head.id.as_bytes().to_vec();
+    match (b.get(12).copied(), b.get(13).copied()) {
+        (_, Some(u)) if u >= b'2' => b[13] = u - 1,
+        (Some(b'3'), Some(b'1')) => b[13] = b'0',
+        (Some(b'3'), Some(b'0')) => b[12] = b'2',
+        (_, Some(u)) => b[13] = u + 1,
+        _ => {}
+    }
+    emit::death_as(ctx, &head, &String::from_utf8(b).unwrap_or_default(), ctx.w(2).day(9))?;
+    write(ctx, &hh)?;
+    ctx.decoy("deceased_recipient", "id_no", &head.id, "a death under the same name, one digit off inside the birth date: another birthday, another person");
+
+    // The spouse is on the public payroll under a number with two digits swapped.
+    let hh = dibao_household(ctx, c3, 2);
+    let spouse = hh.members[1].clone();
+    emit::payroll_as(ctx, &spouse, &swap(&spouse.id), "区人民医院", ctx.w(0).first_day() - Duration::days(900), None)?;
+    write(ctx, &hh)?;
+    ctx.expect("public_employee", &[&hh.id, DIBAO], "the spouse is on the public payroll under an ID with two adjacent digits swapped (match transposed)");
+
+    // A payroll record one digit from the head's number, under another name.
+    let hh = dibao_household(ctx, c1, 2);
+    let mut clerk = ctx.person_aged(c1, 30, 50, false, "户主", None);
+    while clerk.name == hh.members[0].name {
+        clerk = ctx.person_aged(c1, 30, 50, false, "户主", None);
+    }
+    emit::payroll_as(ctx, &clerk, &slip(&hh.members[0].id), "区人民医院", ctx.w(0).first_day() - Duration::days(900), None)?;
+    write(ctx, &hh)?;
+    ctx.decoy("public_employee", "household_id", &hh.id, "a payroll record one digit from the head's ID, under another name");
     Ok(())
 }
 

@@ -95,7 +95,42 @@ fn key_table(cases: &[Case], traced: &[usize], by_account: &ByAccount) -> Result
             column(&|c| if by_account.contains(&c.rule_id) { nonempty(c.subject.split('|').next()) } else { None }),
         ],
     )?;
-    MemTable::try_new(schema, vec![vec![batch]])
+    // A case matched to a registry's row under a mistyped number: that
+    // number is a key of the case too (any month).
+    let others: Vec<(&Case, String)> = picked.iter().filter_map(|c| Some((*c, other_id_no(c)?))).collect();
+    let other = |f: &dyn Fn(&(&Case, String)) -> Option<String>| -> Arc<StringArray> { Arc::new(others.iter().map(f).collect()) };
+    let none = || -> Arc<StringArray> { Arc::new(others.iter().map(|_| None::<&str>).collect()) };
+    let extra = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            other(&|(c, _)| Some(c.case_id.clone())),
+            other(&|(c, _)| Some(c.rule_id.clone())),
+            other(&|(_, id)| Some(id.clone())),
+            none(),
+            none(),
+            other(&|(c, _)| nonempty(c.program.as_deref()).map(str::to_string)),
+            none(),
+            none(),
+        ],
+    )?;
+    MemTable::try_new(schema, vec![vec![batch, extra]])
+}
+
+/// Evidence naming the number a registry recorded a person under, when it
+/// is not the person's own (a mistyped ID matched by identity).
+const OTHER_ID_KEYS: &[&str] = &["registry_id_no", "payroll_id_no"];
+
+/// The other number a case's registry rows are under, if any.
+fn other_id_no(c: &Case) -> Option<String> {
+    if !OTHER_ID_KEYS.iter().any(|k| c.evidence.contains(k)) {
+        return None;
+    }
+    let evidence: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&c.evidence).ok()?;
+    OTHER_ID_KEYS
+        .iter()
+        .filter_map(|k| evidence.get(*k)?.as_str())
+        .find(|other| Some(*other) != c.id_no.as_deref())
+        .map(str::to_string)
 }
 
 fn nonempty(s: Option<&str>) -> Option<&str> {

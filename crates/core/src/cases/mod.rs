@@ -56,8 +56,24 @@ pub struct Life {
 /// `dispositions` table of `ctx`).
 pub async fn life(ctx: &datafusion::prelude::SessionContext, previous: Option<Vec<Case>>, outputs: &[RuleOutput], as_of: NaiveDate) -> Result<Life, CaseError> {
     let ran_outputs = || outputs.iter().filter(|o| matches!(o.report.status, RuleStatus::Ran));
-    let current: Vec<Case> = ran_outputs().flat_map(|o| from_output(o, as_of)).collect();
-    let ran: BTreeSet<String> = ran_outputs().map(|o| o.rule.id.clone()).collect();
+    let mut current: Vec<Case> = ran_outputs().flat_map(|o| from_output(o, as_of)).collect();
+    let mut ran: BTreeSet<String> = ran_outputs().map(|o| o.rule.id.clone()).collect();
+    // A rule carried over (what it reads is unchanged) fires tonight with
+    // the cases it fired with then: they go on as if it had run.
+    let carried: BTreeMap<&str, NaiveDate> = outputs.iter().filter_map(|o| Some((o.rule.id.as_str(), o.report.carried_from?))).collect();
+    if let Some(previous) = &previous {
+        current.extend(
+            previous
+                .iter()
+                .filter(|c| {
+                    carried.get(c.rule_id.as_str()).is_some_and(|then| {
+                        matches!(c.status, Status::New | Status::Open) || (c.status == Status::Suppressed && c.last_seen == *then)
+                    })
+                })
+                .cloned(),
+        );
+    }
+    ran.extend(carried.keys().map(|id| id.to_string()));
     let dispositions = history::read_dispositions(ctx).await?;
     let previous_firing = previous.as_ref().map(|cases| {
         let mut firing: BTreeMap<String, usize> = BTreeMap::new();
@@ -75,7 +91,9 @@ pub async fn life(ctx: &datafusion::prelude::SessionContext, previous: Option<Ve
         .collect();
     let by_account: lineage::ByAccount =
         ran_outputs().filter(|o| o.rule.subject.first().is_some_and(|s| s == "account_no")).map(|o| o.rule.id.clone()).collect();
+    let started = std::time::Instant::now();
     lineage::trace(ctx, &mut cases, &reads, &by_account).await?;
+    tracing::info!(cases = cases.len(), seconds = format!("{:.2}", started.elapsed().as_secs_f64()), "lineage traced");
     priority::score(&mut cases);
     Ok(Life { cases, unknown, previous_firing })
 }

@@ -115,6 +115,10 @@ pub struct Reject {
 pub struct Converted {
     pub batch: RecordBatch,
     pub rejects: Vec<Reject>,
+    /// Rows whose fate hangs on the as-of date: rejected as in the future,
+    /// or kept with an ID number invalid only because its birth date is
+    /// after the as-of date. A part with none reads the same on a later night.
+    pub dated: u64,
 }
 
 pub struct Converter {
@@ -175,6 +179,10 @@ impl Converter {
             arrays.push(ctx.build(&cells, &mut errors));
         }
 
+        let mut dated = errors
+            .iter()
+            .filter(|e| matches!(e, Some(Reason::FutureMonth { .. } | Reason::FutureDate { .. } | Reason::FutureBirth { .. })))
+            .count() as u64;
         let keep: BooleanArray = errors.iter().map(|e| Some(e.is_none())).collect();
         let kept = keep.true_count();
         let mut out: Vec<ArrayRef> = if kept == n {
@@ -189,6 +197,11 @@ impl Converter {
         if let Some(pos) = self.table.columns.iter().position(|c| c.name == "id_no") {
             let ids = out.get(pos).and_then(|a| a.as_any().downcast_ref::<StringArray>()).cloned().unwrap_or_else(|| StringArray::from(Vec::<&str>::new()));
             let valid: BooleanArray = ids.iter().map(|id| Some(id.is_some_and(|id| idcard::is_valid(id, self.as_of)))).collect();
+            dated += ids
+                .iter()
+                .zip(valid.iter())
+                .filter(|(id, ok)| *ok == Some(false) && id.and_then(idcard::birth_date).is_some_and(|born| born > self.as_of))
+                .count() as u64;
             out.push(Arc::new(valid));
         }
         let batch = RecordBatch::try_new(self.schema.clone(), out)?;
@@ -199,7 +212,7 @@ impl Converter {
             .enumerate()
             .filter_map(|(i, (e, row))| e.map(|reason| Reject { row: *row, reason, raw: block.raw.value(i).to_string() }))
             .collect();
-        Ok(Converted { batch, rejects })
+        Ok(Converted { batch, rejects, dated })
     }
 }
 

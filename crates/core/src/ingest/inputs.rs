@@ -96,6 +96,13 @@ pub fn sha256_file(input: &Input) -> Result<String, IngestError> {
     Ok(hex::encode(hasher.finalize()))
 }
 
+/// An input's content and every setting of its source that shapes the
+/// rows, whatever the night: two parts with the same key and no row whose
+/// fate hung on the date hold the same rows.
+pub fn content_key(source: &Source, content_sha256: &str) -> String {
+    part_key(source, NaiveDate::MIN, content_sha256)
+}
+
 /// The part key of an input: its content, every setting of its source that
 /// shapes the rows, the as-of date (ID validity depends on it) and the
 /// version of fundwatch. Any change gives a new part; none gives the old one.

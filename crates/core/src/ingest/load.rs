@@ -51,6 +51,7 @@ struct Counts {
     read: u64,
     loaded: u64,
     rejected: u64,
+    dated: u64,
 }
 
 pub struct Target<'a> {
@@ -100,6 +101,7 @@ pub async fn load(engine: &Engine, target: Target<'_>, progress: &Progress) -> R
         }
     };
     let (quarantine_file, reasons) = quarantine.finish()?;
+    let content_key = Some(super::inputs::content_key(source, &target.sha256));
     let info = PartInfo {
         source: source.name.clone(),
         table: source.table.name.to_string(),
@@ -114,6 +116,8 @@ pub async fn load(engine: &Engine, target: Target<'_>, progress: &Progress) -> R
         reasons,
         rows_blank: set_aside.as_ref().map_or(0, |s| s.blank.load(std::sync::atomic::Ordering::Relaxed)),
         rows_no_outcome: set_aside.as_ref().map_or(0, |s| s.no_outcome.load(std::sync::atomic::Ordering::Relaxed)),
+        content_key,
+        dated_rows: Some(counts.dated),
     };
     writer.append_key_value_metadata(lake::part_info_kv(&info));
     writer.close().map_err(|e| IngestError::write(&pending.tmp, e))?;
@@ -153,6 +157,7 @@ fn produce(
             };
             counts.loaded += converted.batch.num_rows() as u64;
             counts.rejected += converted.rejects.len() as u64;
+            counts.dated += converted.dated;
             if let Err(e) = quarantine.write(&converted.rejects) {
                 converting = Err(e);
                 break;

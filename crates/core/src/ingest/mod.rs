@@ -23,6 +23,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
+use futures::{StreamExt, TryStreamExt};
 use datafusion::error::DataFusionError;
 use serde::Serialize;
 use tracing::{info, warn};
@@ -200,10 +201,66 @@ pub struct IngestReport {
     pub warnings: Vec<String>,
 }
 
+/// One file read as `source` reads its extracts, outside the lake.
+pub struct LoadedOne {
+    pub info: PartInfo,
+    /// Its rejected rows, with their reasons, when there are any.
+    pub quarantine: Option<PathBuf>,
+}
+
+/// Reads `input` as `source` reads its extracts, into the Parquet file
+/// `part` (rejected rows into `quarantine`), judging dates by `as_of`: for
+/// a pending batch to be screened, which is no part of the lake.
+pub async fn load_one(
+    engine: &Engine,
+    source: &Source,
+    input: &inputs::Input,
+    part: &Path,
+    quarantine: &Path,
+    as_of: NaiveDate,
+    progress: &Progress,
+) -> Result<LoadedOne, IngestError> {
+    let sha256 = inputs::sha256_file(input)?;
+    let target = load::Target { source, input, sha256, part: part.to_path_buf(), quarantine: quarantine.to_path_buf(), as_of };
+    let loaded = load::load(engine, target, progress).await?;
+    loaded.data.commit().map_err(|e| IngestError::io(&input.display, e))?;
+    let quarantine = match loaded.quarantine {
+        Some(q) => Some(q.commit().map_err(|e| IngestError::io(&input.display, e))?),
+        None => None,
+    };
+    Ok(LoadedOne { info: loaded.info, quarantine })
+}
+
 impl IngestReport {
     /// The sources that hold the night.
     pub fn held(&self) -> Vec<&gate::Judged> {
         self.gates.iter().filter(|g| g.held()).collect()
+    }
+
+    /// Each fed table's content as one fingerprint: for every file that
+    /// feeds it, its content, the settings of its source, and how many rows
+    /// were loaded and rejected for what. The as-of date only ever lets
+    /// more rows in (a month that was in the future is not any more), so
+    /// the same file with the same counts gives the same rows on any night.
+    pub fn table_fingerprints(&self, pipeline: &Pipeline) -> std::collections::BTreeMap<String, String> {
+        use sha2::{Digest, Sha256};
+        let mut files: std::collections::BTreeMap<&str, Vec<String>> = std::collections::BTreeMap::new();
+        for s in &self.sources {
+            let Some(source) = pipeline.sources.iter().find(|x| x.name == s.source) else { continue };
+            let table = files.entry(s.table.as_str()).or_default();
+            for f in s.files.iter().filter(|f| !matches!(f.status, FileStatus::SetAside)) {
+                let content = inputs::content_key(source, &f.info.sha256);
+                let rejected: Vec<String> = f.info.reasons.iter().map(|r| format!("{}/{}={}", r.reason, r.column.as_deref().unwrap_or(""), r.rows)).collect();
+                table.push(format!("{} {content} {} {} {}", s.source, f.info.rows_loaded, f.info.rows_quarantined, rejected.join(",")));
+            }
+        }
+        files
+            .into_iter()
+            .map(|(table, mut lines)| {
+                lines.sort();
+                (table.to_string(), hex::encode(Sha256::digest(lines.join("\n").as_bytes()).get(..16).unwrap_or_default()))
+            })
+            .collect()
     }
 }
 
@@ -282,6 +339,8 @@ fn set_aside(source: &Source, input: &Input, sha256: String, e: &IngestError) ->
         }],
         rows_blank: 0,
         rows_no_outcome: 0,
+        content_key: None,
+        dated_rows: None,
     }
 }
 
@@ -319,118 +378,21 @@ async fn load_all(pipeline: &Pipeline, lake: &Lake, as_of: NaiveDate, engine: &E
         return Err(IngestError::Stale(stale_failures));
     }
 
+    // Sources side by side: one file's read, conversion, sort and write
+    // keep about a core and a half busy, so two at a time fill two cores.
+    let side_by_side = std::thread::available_parallelism().map_or(2, |n| (n.get() / 2).max(2));
+    let loads = plan.iter().map(|(source, inputs)| load_source(source, inputs, lake, as_of, engine, progress));
+    let loaded: Vec<SourceLoaded> = futures::stream::iter(loads).buffered(side_by_side).try_collect().await?;
     let mut reports = Vec::new();
     let mut rejected = Vec::new();
     let mut keep: BTreeSet<PathBuf> = BTreeSet::new();
-    for (source, inputs) in plan {
-        let mut files = Vec::new();
-        let mut pending = Vec::new();
-        // The same extract under two names (dropped twice) is read once:
-        // its rows twice would be every payment paid twice.
-        let mut seen: Vec<(String, &str)> = Vec::new();
-        for input in &inputs {
-            let sha256 = inputs::sha256_file(input)?;
-            if let Some((_, first)) = seen.iter().find(|(sha, _)| *sha == sha256) {
-                let msg = format!("source {}: {} has the same content as {first}: read once", source.name, input.display);
-                warn!("{msg}");
-                warnings.push(msg);
-                continue;
-            }
-            seen.push((sha256.clone(), &input.display));
-            let key = inputs::part_key(source, as_of, &sha256);
-            let part = lake.part_path(source.table.name, as_of, &key);
-            let quarantine = lake.quarantine_path(source.table.name, as_of, &key);
-            let age = age_days(source, input, as_of);
-            let existing = lake::read_part_info(&part).filter(|i| i.sha256 == sha256);
-            let report = match existing {
-                Some(info) => {
-                    info!(source = %source.name, file = %input.display, "unchanged since the last ingest: not read again");
-                    FileReport {
-                        quarantine: quarantine.exists().then(|| quarantine.to_string_lossy().into_owned()),
-                        info,
-                        status: FileStatus::Unchanged,
-                        part: part.to_string_lossy().into_owned(),
-                        age_days: age,
-                        seconds: 0.0,
-                    }
-                }
-                None => {
-                    info!(source = %source.name, file = %input.display, "reading");
-                    let target = load::Target {
-                        source,
-                        input,
-                        sha256: sha256.clone(),
-                        part: part.clone(),
-                        quarantine: quarantine.clone(),
-                        as_of,
-                    };
-                    let loaded = match load::load(engine, target, progress).await {
-                        Ok(loaded) => loaded,
-                        // What a team sent back never stops the night: a
-                        // list that cannot be read is set aside and said.
-                        Err(e @ (IngestError::Unreadable { .. } | IngestError::Io { .. } | IngestError::Mapping { .. } | IngestError::Record { .. }))
-                            if source.format == crate::config::Format::Returned =>
-                        {
-                            let msg = format!("source {}: {e} — this returned list is set aside; the night goes on", source.name);
-                            warn!("{msg}");
-                            warnings.push(msg);
-                            files.push(FileReport {
-                                quarantine: None,
-                                info: set_aside(source, input, sha256, &e),
-                                status: FileStatus::SetAside,
-                                part: String::new(),
-                                age_days: age,
-                                seconds: 0.0,
-                            });
-                            continue;
-                        }
-                        Err(e) => return Err(e),
-                    };
-                    info!(
-                        source = %source.name,
-                        file = %input.display,
-                        read = loaded.info.rows_read,
-                        loaded = loaded.info.rows_loaded,
-                        quarantined = loaded.info.rows_quarantined,
-                        seconds = format!("{:.2}", loaded.seconds),
-                        "ingested"
-                    );
-                    let report = FileReport {
-                        quarantine: loaded.quarantine.as_ref().map(|q| q.path.to_string_lossy().into_owned()),
-                        info: loaded.info,
-                        status: FileStatus::Ingested,
-                        part: part.to_string_lossy().into_owned(),
-                        age_days: age,
-                        seconds: loaded.seconds,
-                    };
-                    pending.push((loaded.data, loaded.quarantine));
-                    report
-                }
-            };
-            keep.insert(part);
-            keep.insert(quarantine);
-            files.push(report);
-        }
-
-        let report = SourceReport::new(source, files);
-        let over = report.rows_read > 0 && report.quarantine_share > source.quarantine_threshold;
-        for (data, quarantine) in pending {
-            // Rejected rows are kept even when the source fails: they are how the operator finds out why.
-            if let Some(q) = quarantine {
-                let path = q.path.clone();
-                q.commit().map_err(|e| IngestError::write(&path, e))?;
-            }
-            if over {
-                data.discard();
-            } else {
-                let path = data.path.clone();
-                data.commit().map_err(|e| IngestError::write(&path, e))?;
-            }
-        }
-        if over {
-            rejected.push(report);
+    for l in loaded {
+        warnings.extend(l.warnings);
+        keep.extend(l.keep);
+        if l.over {
+            rejected.push(l.report);
         } else {
-            reports.push(report);
+            reports.push(l.report);
         }
     }
     if !rejected.is_empty() {
@@ -447,6 +409,154 @@ async fn load_all(pipeline: &Pipeline, lake: &Lake, as_of: NaiveDate, engine: &E
         }
     }
     Ok(IngestReport { as_of, lake: lake.root().to_string_lossy().into_owned(), sources: reports, gates: Vec::new(), warnings })
+}
+
+/// What loading one source gave: its report, whether it rejected too many
+/// rows, the lake files it keeps, and its warnings.
+struct SourceLoaded {
+    report: SourceReport,
+    over: bool,
+    keep: BTreeSet<PathBuf>,
+    warnings: Vec<String>,
+}
+
+/// Loads every input of one source (in order) into the lake's dataset for `as_of`.
+async fn load_source(source: &Source, inputs: &[Input], lake: &Lake, as_of: NaiveDate, engine: &Engine, progress: &Progress) -> Result<SourceLoaded, IngestError> {
+    let mut warnings = Vec::new();
+    let mut keep: BTreeSet<PathBuf> = BTreeSet::new();
+    let mut files = Vec::new();
+    let mut pending = Vec::new();
+    // The same extract under two names (dropped twice) is read once:
+    // its rows twice would be every payment paid twice.
+    let mut seen: Vec<(String, &str)> = Vec::new();
+    for input in inputs {
+        let sha256 = inputs::sha256_file(input)?;
+        if let Some((_, first)) = seen.iter().find(|(sha, _)| *sha == sha256) {
+            let msg = format!("source {}: {} has the same content as {first}: read once", source.name, input.display);
+            warn!("{msg}");
+            warnings.push(msg);
+            continue;
+        }
+        seen.push((sha256.clone(), &input.display));
+        let key = inputs::part_key(source, as_of, &sha256);
+        let part = lake.part_path(source.table.name, as_of, &key);
+        let quarantine = lake.quarantine_path(source.table.name, as_of, &key);
+        let age = age_days(source, input, as_of);
+        let mut existing = lake::read_part_info(&part).filter(|i| i.sha256 == sha256);
+        if existing.is_none() {
+            existing = reuse_earlier(lake, source, &sha256, as_of, &part, &quarantine)?;
+        }
+        let report = match existing {
+            Some(info) => {
+                info!(source = %source.name, file = %input.display, "unchanged since the last ingest: not read again");
+                FileReport {
+                    quarantine: quarantine.exists().then(|| quarantine.to_string_lossy().into_owned()),
+                    info,
+                    status: FileStatus::Unchanged,
+                    part: part.to_string_lossy().into_owned(),
+                    age_days: age,
+                    seconds: 0.0,
+                }
+            }
+            None => {
+                info!(source = %source.name, file = %input.display, "reading");
+                let target = load::Target {
+                    source,
+                    input,
+                    sha256: sha256.clone(),
+                    part: part.clone(),
+                    quarantine: quarantine.clone(),
+                    as_of,
+                };
+                let loaded = match load::load(engine, target, progress).await {
+                    Ok(loaded) => loaded,
+                    // What a team sent back never stops the night: a
+                    // list that cannot be read is set aside and said.
+                    Err(e @ (IngestError::Unreadable { .. } | IngestError::Io { .. } | IngestError::Mapping { .. } | IngestError::Record { .. }))
+                        if source.format == crate::config::Format::Returned =>
+                    {
+                        let msg = format!("source {}: {e} — this returned list is set aside; the night goes on", source.name);
+                        warn!("{msg}");
+                        warnings.push(msg);
+                        files.push(FileReport {
+                            quarantine: None,
+                            info: set_aside(source, input, sha256, &e),
+                            status: FileStatus::SetAside,
+                            part: String::new(),
+                            age_days: age,
+                            seconds: 0.0,
+                        });
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
+                info!(
+                    source = %source.name,
+                    file = %input.display,
+                    read = loaded.info.rows_read,
+                    loaded = loaded.info.rows_loaded,
+                    quarantined = loaded.info.rows_quarantined,
+                    seconds = format!("{:.2}", loaded.seconds),
+                    "ingested"
+                );
+                let report = FileReport {
+                    quarantine: loaded.quarantine.as_ref().map(|q| q.path.to_string_lossy().into_owned()),
+                    info: loaded.info,
+                    status: FileStatus::Ingested,
+                    part: part.to_string_lossy().into_owned(),
+                    age_days: age,
+                    seconds: loaded.seconds,
+                };
+                pending.push((loaded.data, loaded.quarantine));
+                report
+            }
+        };
+        keep.insert(part);
+        keep.insert(quarantine);
+        files.push(report);
+    }
+
+    let report = SourceReport::new(source, files);
+    let over = report.rows_read > 0 && report.quarantine_share > source.quarantine_threshold;
+    for (data, quarantine) in pending {
+        // Rejected rows are kept even when the source fails: they are how the operator finds out why.
+        if let Some(q) = quarantine {
+            let path = q.path.clone();
+            q.commit().map_err(|e| IngestError::write(&path, e))?;
+        }
+        if over {
+            data.discard();
+        } else {
+            let path = data.path.clone();
+            data.commit().map_err(|e| IngestError::write(&path, e))?;
+        }
+    }
+    Ok(SourceLoaded { report, over, keep, warnings })
+}
+
+/// Takes an earlier night's part of the same content and settings, with no
+/// row whose fate hung on its date, as tonight's part (a hard link, else a
+/// copy), with its quarantine: an extract that did not change since is not
+/// read again. Its info, or `None` when there is no such part.
+fn reuse_earlier(lake: &Lake, source: &Source, sha256: &str, as_of: NaiveDate, part: &Path, quarantine: &Path) -> Result<Option<PartInfo>, IngestError> {
+    let key = inputs::content_key(source, sha256);
+    let Some((earlier, info)) = lake.earlier_part(source.table.name, as_of, &key) else { return Ok(None) };
+    if info.sha256 != sha256 {
+        return Ok(None);
+    }
+    let place = |from: &Path, to: &Path| -> Result<(), IngestError> {
+        if let Some(dir) = to.parent() {
+            fs::create_dir_all(dir).map_err(|e| IngestError::write(dir, e))?;
+        }
+        let _ = fs::remove_file(to);
+        fs::hard_link(from, to).or_else(|_| fs::copy(from, to).map(|_| ())).map_err(|e| IngestError::write(to, e))
+    };
+    place(&earlier, part)?;
+    if let Some(q) = lake.quarantine_of(&earlier, source.table.name).filter(|q| q.is_file()) {
+        place(&q, quarantine)?;
+    }
+    info!(source = %source.name, part = %earlier.display(), "the same content as a part of an earlier night, with no row that hung on its date: taken as it is");
+    Ok(Some(info))
 }
 
 /// Removes parts (and quarantines) of `as_of` that no current input produced:

@@ -36,7 +36,7 @@ pub const CSV_COLUMNS: &[&str] = &[
 /// A CSV cell a spreadsheet will not run: text starting with `=`, `+`,
 /// `-`, `@`, a tab or a carriage return gets a leading `'` (as OWASP
 /// recommends against formula injection); a plain number is left alone.
-fn inert(text: String) -> String {
+pub(super) fn inert(text: String) -> String {
     let risky = text.starts_with(['=', '+', '-', '@', '\t', '\r']);
     let number = text.trim_start_matches(['+', '-']).split_once('.').map_or_else(
         || !text.is_empty() && text.trim_start_matches(['+', '-']).bytes().all(|b| b.is_ascii_digit()),

@@ -10,6 +10,7 @@
 mod files;
 pub mod followup;
 pub mod gate;
+pub mod holds;
 mod html;
 mod manifest;
 pub mod mask;
@@ -279,6 +280,17 @@ pub async fn publish(
     // counts nothing as seen.
     let bytes = fs::read(dir.join(files::CASES_PARQUET)).map_err(|e| PublishError::file(&dir, e))?;
     let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let night = crate::rules::inputs::Night {
+        publication: name.clone(),
+        rules: manifest
+            .rules
+            .iter()
+            .filter(|r| matches!(r.status, crate::rules::Status::Ran | crate::rules::Status::Carried) && !r.inputs.is_empty())
+            .map(|r| (r.id.clone(), crate::rules::inputs::Recorded { inputs: r.inputs.clone(), rows: r.rows }))
+            .collect(),
+    };
+    let recorded = serde_json::to_vec_pretty(&night).map_err(|e| PublishError::file(&lake.history_inputs_path(as_of), e))?;
+    write_atomic(&lake.history_inputs_path(as_of), &recorded)?;
     write_atomic(&lake.history_publication_path(as_of), name.as_bytes())?;
     write_atomic(&lake.history_path(as_of), &bytes)?;
     lake.push_history(as_of).await?;

@@ -110,6 +110,9 @@ pub struct Rule {
     pub file: PathBuf,
     /// Canonical tables the rule cannot run without (views resolved).
     pub needs: BTreeSet<String>,
+    /// Every table and view it reads, through views too, optional ones
+    /// included: what its rows can change with.
+    pub reads: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -123,6 +126,8 @@ pub struct View {
     pub sql: String,
     pub file: PathBuf,
     pub needs: BTreeSet<String>,
+    /// Every table and view it reads, through other views too.
+    pub reads: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -146,6 +151,13 @@ pub fn project_dir() -> PathBuf {
 
 const RULE_KEYS: &[&str] =
     &["id", "title", "severity", "subject", "description", "meaning", "amount", "basis", "catalogue", "optional", "requires", "materialize", "mask"];
+/// Where the screening rules live in a rules directory.
+pub const SCREEN_DIR: &str = "screen";
+/// The table a screening rule reads the pending batch from.
+pub const BATCH_TABLE: &str = "batch";
+/// What a screening rule returns for each batch row it would stop.
+pub const SCREEN_KEY: &str = "source_row";
+
 const RULE_REQUIRED: &[&str] = &["id", "title", "severity", "subject", "description", "meaning", "amount", "basis"];
 const VIEW_KEYS: &[&str] = &["view", "description", "optional", "materialize"];
 const VIEW_REQUIRED: &[&str] = &["view", "description"];
@@ -237,6 +249,26 @@ fn sql_files(dir: &Path) -> Result<Vec<PathBuf>, RuleError> {
     Ok(files)
 }
 
+/// The rules of `dir/*.sql`, in id order; a broken file or a second rule
+/// with the same id goes to `errors`.
+fn load_rules(dir: &Path, errors: &mut Vec<RuleError>) -> Result<Vec<Rule>, RuleError> {
+    let mut rules = Vec::new();
+    for file in sql_files(dir)? {
+        match read(&file).and_then(|t| parse_file(&file, &t, RULE_KEYS, RULE_REQUIRED)).and_then(|p| rule(&file, p)) {
+            Ok(r) => rules.push(r),
+            Err(e) => errors.push(e),
+        }
+    }
+    let mut seen = BTreeSet::new();
+    for r in &rules {
+        if !seen.insert(r.id.clone()) {
+            errors.push(RuleError::File { file: r.file.clone(), message: format!("a second rule with id {}", r.id) });
+        }
+    }
+    rules.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(rules)
+}
+
 fn read(file: &Path) -> Result<String, RuleError> {
     std::fs::read_to_string(file).map_err(|source| RuleError::Read { file: file.to_path_buf(), source })
 }
@@ -273,30 +305,18 @@ impl Catalogue {
                         sql: p.sql,
                         file,
                         needs: BTreeSet::new(),
+                        reads: BTreeSet::new(),
                     })
                 }
                 Err(e) => errors.push(e),
             }
         }
-        let mut rules = Vec::new();
-        for file in sql_files(dir)? {
-            match read(&file).and_then(|t| parse_file(&file, &t, RULE_KEYS, RULE_REQUIRED)).and_then(|p| rule(&file, p)) {
-                Ok(r) => rules.push(r),
-                Err(e) => errors.push(e),
-            }
-        }
-        let mut seen = BTreeSet::new();
-        for r in &rules {
-            if !seen.insert(r.id.clone()) {
-                errors.push(RuleError::File { file: r.file.clone(), message: format!("a second rule with id {}", r.id) });
-            }
-        }
+        let rules = load_rules(dir, &mut errors)?;
         for v in &views {
             if tables::table(&v.name).is_some() {
                 errors.push(RuleError::File { file: v.file.clone(), message: format!("view {} has the name of a table", v.name) });
             }
         }
-        rules.sort_by(|a, b| a.id.cmp(&b.id));
         if rules.is_empty() && errors.is_empty() {
             errors.push(RuleError::File {
                 file: dir.to_path_buf(),
@@ -312,6 +332,40 @@ impl Catalogue {
             Labels::default()
         });
         let mut catalogue = Catalogue { dir: dir.to_path_buf(), views, rules, params, labels };
+        if let Err(e) = catalogue.resolve_needs() {
+            errors.push(e);
+        }
+        match errors.len() {
+            0 => Ok(catalogue),
+            1 => Err(errors.remove(0)),
+            _ => Err(RuleError::Many(errors)),
+        }
+    }
+
+    /// The screening rules, `dir/screen/*.sql` (SPEC §12): written like
+    /// rules, over the table `batch` (a pending payment batch, shaped like
+    /// `payouts`) and the lake, with the views, parameters and labels of
+    /// `dir`. Each returns the `source_row` of the batch rows it would stop.
+    pub fn load_screen(dir: &Path) -> Result<Catalogue, RuleError> {
+        let main = Catalogue::load(dir)?;
+        let screen_dir = dir.join(SCREEN_DIR);
+        if !screen_dir.is_dir() {
+            return Err(RuleError::File { file: screen_dir, message: "the screening rules' directory does not exist".into() });
+        }
+        let mut errors = Vec::new();
+        let rules = load_rules(&screen_dir, &mut errors)?;
+        if rules.is_empty() && errors.is_empty() {
+            errors.push(RuleError::File { file: screen_dir.clone(), message: "holds no screening rule".into() });
+        }
+        for r in &rules {
+            if tables::table(&r.id).is_some() || r.id == BATCH_TABLE || main.views.iter().any(|v| v.name == r.id) {
+                errors.push(RuleError::File { file: r.file.clone(), message: format!("id {}: the name of a table or view", r.id) });
+            }
+            if r.subject != [SCREEN_KEY] {
+                errors.push(RuleError::File { file: r.file.clone(), message: format!("subject: a screening rule is about one batch row: `subject: {SCREEN_KEY}`") });
+            }
+        }
+        let mut catalogue = Catalogue { dir: screen_dir, views: main.views, rules, params: main.params, labels: main.labels };
         if let Err(e) = catalogue.resolve_needs() {
             errors.push(e);
         }
@@ -372,6 +426,14 @@ impl Catalogue {
             pending.push((v, refs));
         }
         let mut view_needs: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        let mut view_reads: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        let reads_through = |refs: &BTreeSet<String>, view_reads: &BTreeMap<String, BTreeSet<String>>| {
+            let mut reads = refs.clone();
+            for t in refs {
+                reads.extend(view_reads.get(t).into_iter().flatten().cloned());
+            }
+            reads
+        };
         while !pending.is_empty() {
             let ready = pending
                 .iter()
@@ -384,6 +446,8 @@ impl Catalogue {
                 });
             };
             let (mut v, refs) = pending.remove(i);
+            v.reads = reads_through(&refs, &view_reads);
+            view_reads.insert(v.name.clone(), v.reads.clone());
             let mut needs = BTreeSet::new();
             for t in refs {
                 if let Some(inner) = view_needs.get(&t) {
@@ -398,7 +462,9 @@ impl Catalogue {
         }
         for r in &mut self.rules {
             let mut needs = BTreeSet::new();
-            for t in references(&r.file, &r.sql)? {
+            let refs = references(&r.file, &r.sql)?;
+            r.reads = reads_through(&refs, &view_reads);
+            for t in refs {
                 if let Some(inner) = view_needs.get(&t) {
                     needs.extend(inner.iter().cloned());
                 } else if !r.optional.contains(&t) {
@@ -452,6 +518,7 @@ fn rule(file: &Path, p: Parsed) -> Result<Rule, RuleError> {
         sql: p.sql,
         file: file.to_path_buf(),
         needs: BTreeSet::new(),
+        reads: BTreeSet::new(),
     })
 }
 

@@ -57,9 +57,14 @@ impl FixtureDb {
         let ctx = SessionContext::new();
         for t in tables::TABLES {
             let schema = t.schema();
-            let nullable = Schema::new(schema.fields().iter().map(|f| f.as_ref().clone().with_nullable(true)).collect::<Vec<_>>());
-            let table = MemTable::try_new(Arc::new(nullable), vec![vec![]]).map_err(|e| FixtureError(e.to_string()))?;
+            let nullable = Arc::new(Schema::new(schema.fields().iter().map(|f| f.as_ref().clone().with_nullable(true)).collect::<Vec<_>>()));
+            let table = MemTable::try_new(nullable.clone(), vec![vec![]]).map_err(|e| FixtureError(e.to_string()))?;
             ctx.register_table(t.name, Arc::new(table)).map_err(|e| FixtureError(e.to_string()))?;
+            // The screening rules' pending batch is shaped like the payouts.
+            if t.name == "payouts" {
+                let batch = MemTable::try_new(nullable, vec![vec![]]).map_err(|e| FixtureError(e.to_string()))?;
+                ctx.register_table(super::catalogue::BATCH_TABLE, Arc::new(batch)).map_err(|e| FixtureError(e.to_string()))?;
+            }
         }
         let as_of = NaiveDate::from_ymd_opt(FIXTURE_AS_OF.0, FIXTURE_AS_OF.1, FIXTURE_AS_OF.2).unwrap_or_default();
         let params = catalogue.params.defaults(as_of);

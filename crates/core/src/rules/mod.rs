@@ -12,6 +12,7 @@
 pub mod bind;
 pub mod catalogue;
 pub mod fixtures;
+pub mod inputs;
 pub mod labels;
 pub mod materialize;
 pub mod needs;

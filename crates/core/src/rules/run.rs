@@ -26,6 +26,9 @@ use crate::config::RunParams;
 pub enum Status {
     Ran,
     Skipped,
+    /// Not run: what it reads is as it was on the night compared with, so
+    /// its cases are that night's (`rules::inputs`).
+    Carried,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -40,6 +43,12 @@ pub struct RuleReport {
     pub needs: Vec<String>,
     pub rows: u64,
     pub seconds: f64,
+    /// What its rows can change with, as one fingerprint (`rules::inputs`).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub inputs: String,
+    /// Carried over: the night whose result it keeps.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub carried_from: Option<chrono::NaiveDate>,
     /// Evidence columns files for people hide (`-- mask:`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub mask: Vec<String>,
@@ -128,6 +137,10 @@ pub struct RulesRun<'a> {
     pub fed: BTreeSet<&'static str>,
     /// Only these rules (all when empty).
     pub only: &'a [String],
+    /// Each rule's fingerprint tonight.
+    pub inputs: BTreeMap<String, String>,
+    /// Rules not run because what they read is unchanged.
+    pub carry: BTreeMap<String, super::inputs::Carried>,
     /// Where materialized CTEs are written; `None`: inlined (a cluster).
     pub scratch: Option<&'a Path>,
     pub spread: Spread,
@@ -148,12 +161,54 @@ pub struct RulesRun<'a> {
 pub async fn run(ctx: &SessionContext, catalogue: &Catalogue, run: &RulesRun<'_>) -> Result<Vec<RuleOutput>, RuleError> {
     let fed = fed_with_columns(ctx, catalogue, &run.fed).await?;
     let fed: BTreeSet<&str> = fed.iter().map(String::as_str).collect();
-    let chosen = catalogue.rules.iter().filter(|r| run.only.is_empty() || run.only.contains(&r.id)).count();
+    let chosen = catalogue.rules.iter().filter(|r| run.runs(r)).count();
     let done = run.progress.counter("rules", crate::progress::Extent::Items(chosen as u64, "rules"));
-    let how = How { params: run.params, fed: &fed, scratch: run.scratch, collect: &run.collect, timeout: run.timeout, done: &done };
-    let outputs = run_all(ctx, catalogue, &how, run.only, run.spread, &run.last_seconds).await;
+    let how = How { params: run.params, fed: &fed, scratch: run.scratch, collect: &run.collect, timeout: run.timeout, done: &done, inputs: &run.inputs };
+    let outputs = run_all(ctx, catalogue, &how, &|r| run.runs(r), run.spread, &run.last_seconds).await;
     done.finish();
-    outputs
+    let mut outputs = outputs?;
+    for rule in catalogue.rules.iter().filter(|r| !run.runs(r)) {
+        let Some(carried) = run.carry.get(&rule.id) else { continue };
+        let mut report = RuleReport::of(rule, &run.inputs);
+        report.status = Status::Carried;
+        report.reason = Some(format!("what it reads is as it was on {}", carried.from));
+        report.rows = carried.rows;
+        report.carried_from = Some(carried.from);
+        outputs.push(RuleOutput { rule: rule.clone(), batches: Vec::new(), report });
+    }
+    let position: BTreeMap<&str, usize> = catalogue.rules.iter().enumerate().map(|(i, r)| (r.id.as_str(), i)).collect();
+    outputs.sort_by_key(|o| position.get(o.rule.id.as_str()).copied().unwrap_or(usize::MAX));
+    Ok(outputs)
+}
+
+impl RulesRun<'_> {
+    /// Whether `rule` runs tonight: chosen by `--only` (or no `--only`), and
+    /// not carried over.
+    fn runs(&self, rule: &Rule) -> bool {
+        (self.only.is_empty() || self.only.contains(&rule.id)) && !self.carry.contains_key(&rule.id)
+    }
+}
+
+impl RuleReport {
+    fn of(rule: &Rule, inputs: &BTreeMap<String, String>) -> RuleReport {
+        RuleReport {
+            id: rule.id.clone(),
+            title: rule.title.clone(),
+            severity: rule.severity,
+            catalogue: rule.catalogue.clone(),
+            status: Status::Ran,
+            reason: None,
+            needs: rule.needs.iter().cloned().collect(),
+            rows: 0,
+            seconds: 0.0,
+            inputs: inputs.get(&rule.id).cloned().unwrap_or_default(),
+            carried_from: None,
+            mask: rule.mask.clone(),
+            meaning: rule.meaning.clone(),
+            amount: rule.amount.clone(),
+            basis: rule.basis.clone(),
+        }
+    }
 }
 
 /// What every rule of a run shares.
@@ -164,6 +219,7 @@ struct How<'a> {
     collect: &'a Arc<dyn Collect>,
     timeout: std::time::Duration,
     done: &'a crate::progress::Counter,
+    inputs: &'a BTreeMap<String, String>,
 }
 
 /// Runs the chosen rules, as `spread` says (see [`run`]).
@@ -171,11 +227,11 @@ async fn run_all(
     ctx: &SessionContext,
     catalogue: &Catalogue,
     how: &How<'_>,
-    only: &[String],
+    runs: &dyn Fn(&Rule) -> bool,
     spread: Spread,
     last_seconds: &BTreeMap<String, f64>,
 ) -> Result<Vec<RuleOutput>, RuleError> {
-    let chosen: Vec<&Rule> = catalogue.rules.iter().filter(|r| only.is_empty() || only.contains(&r.id)).collect();
+    let chosen: Vec<&Rule> = catalogue.rules.iter().filter(|r| runs(r)).collect();
     let position: BTreeMap<&str, usize> = chosen.iter().enumerate().map(|(i, r)| (r.id.as_str(), i)).collect();
     let mut outputs = match spread {
         Spread::Wide(parallel) => {
@@ -228,21 +284,7 @@ async fn execute(
 
 async fn run_one(ctx: &SessionContext, rule: &Rule, how: &How<'_>) -> Result<RuleOutput, RuleError> {
     let missing = unmet(rule, how.fed);
-    let mut report = RuleReport {
-        id: rule.id.clone(),
-        title: rule.title.clone(),
-        severity: rule.severity,
-        catalogue: rule.catalogue.clone(),
-        status: Status::Ran,
-        reason: None,
-        needs: rule.needs.iter().cloned().collect(),
-        rows: 0,
-        seconds: 0.0,
-        mask: rule.mask.clone(),
-        meaning: rule.meaning.clone(),
-        amount: rule.amount.clone(),
-        basis: rule.basis.clone(),
-    };
+    let mut report = RuleReport::of(rule, how.inputs);
     if !missing.is_empty() {
         let reason = unmet_reason(&missing);
         warn!(rule = %rule.id, "skipped: {reason}");
@@ -324,8 +366,8 @@ mod tests {
         let last: BTreeMap<String, f64> = catalogue.rules.iter().enumerate().map(|(i, r)| (r.id.clone(), i as f64)).collect();
         let scratch = tempfile::tempdir().expect("scratch");
         let collect: Arc<dyn Collect> = Arc::new(Here);
-        let how = How { params: &params, fed: &fed, scratch: Some(scratch.path()), collect: &collect, timeout: std::time::Duration::from_secs(600), done: &crate::progress::Progress::hidden().counter("rules", crate::progress::Extent::Rows(0)) };
-        let outputs = run_all(&ctx, &catalogue, &how, &[], Spread::SideBySide(3), &last).await.expect("every rule runs on empty tables");
+        let how = How { params: &params, fed: &fed, scratch: Some(scratch.path()), collect: &collect, timeout: std::time::Duration::from_secs(600), done: &crate::progress::Progress::hidden().counter("rules", crate::progress::Extent::Rows(0)), inputs: &BTreeMap::new() };
+        let outputs = run_all(&ctx, &catalogue, &how, &|_| true, Spread::SideBySide(3), &last).await.expect("every rule runs on empty tables");
         let ran: Vec<&str> = outputs.iter().map(|o| o.report.id.as_str()).collect();
         let listed: Vec<&str> = catalogue.rules.iter().map(|r| r.id.as_str()).collect();
         assert_eq!(ran, listed);

@@ -9,6 +9,7 @@
 //! | `id_region(id_no)` | the division's name | `id_region('220102…')` → `吉林省长春市南关区` |
 //! | `age_on(id_no, date)` | whole years on that date | `age_on(id_no, DATE '2024-07-15')` → 74 |
 //! | `mask_id(id_no)` | region and last four kept | `mask_id('220102195001011230')` → `220102********1230` |
+//! | `id_match(a, b)` | how two ID numbers agree: `exact`, `one_digit` (one character differs), `transposed` (two adjacent characters swapped); NULL otherwise | `id_match('220102195001011230', '220102195001011320')` → `transposed` |
 //! | `month_of(date)` | `YYYY-MM` | `month_of(DATE '2024-05-10')` → `2024-05` |
 //! | `months_between(a, b)` | months from a to b (months or dates) | `months_between('2023-10', '2024-04')` → 6 |
 //! | `month_start(m)`, `month_end(m)` | first and last day of a month | `month_end('2024-02')` → 2024-02-29 |
@@ -39,6 +40,7 @@ enum Helper {
     IdRegion,
     AgeOn,
     MaskId,
+    IdMatch,
     MonthOf,
     MonthsBetween,
     MonthStart,
@@ -55,6 +57,7 @@ const HELPERS: &[(Helper, &str, usize, DataType)] = &[
     (Helper::IdRegion, "id_region", 1, DataType::Utf8),
     (Helper::AgeOn, "age_on", 2, DataType::Int64),
     (Helper::MaskId, "mask_id", 1, DataType::Utf8),
+    (Helper::IdMatch, "id_match", 2, DataType::Utf8),
     (Helper::MonthOf, "month_of", 1, DataType::Utf8),
     (Helper::MonthsBetween, "months_between", 2, DataType::Int64),
     (Helper::MonthStart, "month_start", 1, DataType::Date32),
@@ -171,6 +174,11 @@ impl ScalarUDFImpl for Udf {
             Helper::MaskId => {
                 let ids = text(arg(0)?)?;
                 Arc::new(ids.iter().map(|id| id.map(idcard::mask)).collect::<StringArray>())
+            }
+            Helper::IdMatch => {
+                let a = text(arg(0)?)?;
+                let b = text(arg(1)?)?;
+                Arc::new(a.iter().zip(b.iter()).map(|(a, b)| idcard::near(a?, b?).map(idcard::Nearness::name)).collect::<StringArray>())
             }
             Helper::AgeOn => {
                 let ids = text(arg(0)?)?;
@@ -371,6 +379,11 @@ mod tests {
             ("SELECT age_on('11010519491231002X', DATE '2024-12-31')", "75"),
             ("SELECT age_on('11010519491231002X', '2024-12-30')", "74"),
             ("SELECT mask_id('220102195001011230')", "220102********1230"),
+            ("SELECT id_match('220102195001011230', '220102195001011230')", "exact"),
+            ("SELECT id_match('220102195001011230', '220102195001011239')", "one_digit"),
+            ("SELECT id_match('220102195001011230', '220102195001011320')", "transposed"),
+            ("SELECT id_match('220102195001011230', '220102195001011203')", "NULL"),
+            ("SELECT id_match('220102195001011230', '22010219500101123')", "NULL"),
             ("SELECT month_of(DATE '2024-05-10')", "2024-05"),
             ("SELECT months_between('2023-10', '2024-04')", "6"),
             ("SELECT months_between(DATE '2024-04-30', '2023-10')", "-6"),
