@@ -50,6 +50,13 @@ async fn a_deaths_only_night_reruns_what_deaths_can_change_and_carries_the_rest_
     std::fs::write(&deaths, text).unwrap();
 
     let night = report(&p, &["--json", "run", "pipelines/nightly.toml", "--as-of", "2024-07-16"]);
+    // Only the deaths are read again; every other extract's part is the night before's.
+    for s in night["ingest"]["sources"].as_array().unwrap() {
+        for f in s["files"].as_array().unwrap() {
+            let expected = if s["source"] == "civil_deaths" { "ingested" } else { "unchanged" };
+            assert_eq!(f["status"], expected, "{} {}", s["source"], f["file"]);
+        }
+    }
     let status = statuses(&night);
     assert_eq!(status["deceased_recipient"], "ran");
     assert_eq!(status["missed_payment"], "ran", "it reads the deaths too");
@@ -202,4 +209,31 @@ async fn a_pending_batch_is_screened_and_what_must_not_be_paid_is_held_with_why(
     assert_eq!(run.code, 3, "{}", run.stderr);
     let from_sheet = crate::common::query(&p.path("batches/批次_202407_表格.holds.parquet"), "SELECT payout_id, id_no, rules FROM t ORDER BY source_row").await;
     assert_eq!(from_sheet, held, "a workbook holds what the CSV held");
+}
+
+/// An extract whose rows hung on the date (a payout dated the day after)
+/// is read again the next night, when that row is no longer in the future;
+/// the same extract with nothing hanging on the date is not.
+#[tokio::test]
+async fn a_part_is_taken_from_the_night_before_only_when_no_row_of_it_hung_on_the_date() {
+    let p = sample_project();
+    let extra = p.path("sample_data/payouts/发放明细_次日.csv");
+    let header = "发放流水号,项目代码,行政区划,身份证号,姓名,户编号,银行卡号,持卡人,发放金额,所属期,发放日期,批次号,经办人身份证号";
+    p.write(
+        "sample_data/payouts/发放明细_次日.csv",
+        crate::common::gbk(&format!("{header}\nPO20240699999999,dibao,220102001001,220102198105131783,吴敏,HH2201020000001,6217300000000007,吴敏,470.00,202406,2024/7/16,B1,\n")),
+    );
+    let file = |night: &Value| -> Value {
+        night["ingest"]["sources"].as_array().unwrap().iter().flat_map(|s| s["files"].as_array().unwrap().clone()).find(|f| f["file"].as_str().unwrap().ends_with("次日.csv")).unwrap()
+    };
+    let first = report(&p, &["--json", "run", "pipelines/nightly.toml", "--accept", "payouts"]);
+    assert_eq!(file(&first)["rows_loaded"], 0, "paid on the 16th, read on the 15th: in the future");
+    assert_eq!(file(&first)["rows_quarantined"], 1);
+    let second = report(&p, &["--json", "run", "pipelines/nightly.toml", "--as-of", "2024-07-16"]);
+    assert_eq!(file(&second)["status"], "ingested", "read again: a row of it hung on the date");
+    assert_eq!(file(&second)["rows_loaded"], 1, "and now it is loaded");
+    let third = report(&p, &["--json", "run", "pipelines/nightly.toml", "--as-of", "2024-07-17"]);
+    assert_eq!(file(&third)["status"], "unchanged", "nothing of it hangs on the date any more");
+    assert_eq!(file(&third)["rows_loaded"], 1);
+    assert!(extra.is_file());
 }
