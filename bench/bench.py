@@ -493,7 +493,8 @@ def fmt_rss(b: float | None) -> str:
     return "—" if b is None else f"{b / 2**30:.2f} GiB" if b >= 2**30 else f"{b / 2**20:.0f} MiB"
 
 
-def bench_size(fundwatch: Path, py: Path, target: int, runs: int, per_household: float, data_root: Path, threads: int) -> list[dict]:
+def prepared(fundwatch: Path, target: int, per_household: float, data_root: Path) -> tuple[Path, dict, Path, Path, str]:
+    """The demo data of a size, its extracts, pipeline file and as-of date."""
     d, meta = demo_data(fundwatch, target, per_household, data_root)
     # The demo's pipeline file reads its rules from ../queries: the project's own.
     link = d / "queries"
@@ -502,6 +503,11 @@ def bench_size(fundwatch: Path, py: Path, target: int, runs: int, per_household:
     extracts = d / "extracts"
     pipeline = extracts / "pipeline.toml"
     as_of = tomllib.loads(pipeline.read_text()).get("as_of") or "2024-07-15"
+    return d, meta, extracts, pipeline, as_of
+
+
+def bench_size(fundwatch: Path, py: Path, target: int, runs: int, per_household: float, data_root: Path, threads: int) -> list[dict]:
+    d, meta, extracts, pipeline, as_of = prepared(fundwatch, target, per_household, data_root)
     fw, dk, an = [], [], []
     for i in range(runs):
         for sub in ("lake", "out"):
@@ -615,13 +621,7 @@ def pending_batch(extracts: Path, rows: int, out: Path) -> int:
 
 
 def bench_prevention(fundwatch: Path, target: int, runs: int, per_household: float, data_root: Path) -> list[dict]:
-    d, meta = demo_data(fundwatch, target, per_household, data_root)
-    link = d / "queries"
-    if not link.exists():
-        link.symlink_to(ROOT / "queries")
-    extracts = d / "extracts"
-    pipeline = extracts / "pipeline.toml"
-    as_of = tomllib.loads(pipeline.read_text()).get("as_of") or "2024-07-15"
+    d, meta, extracts, pipeline, as_of = prepared(fundwatch, target, per_household, data_root)
     for sub in ("lake", "out"):
         shutil.rmtree(extracts / sub, ignore_errors=True)
     rows = []
@@ -684,12 +684,8 @@ def bench_prevention(fundwatch: Path, target: int, runs: int, per_household: flo
 
 def bench_memory(fundwatch: Path, target: int, limit: str, per_household: float, data_root: Path, unrestricted: bool) -> list[dict]:
     """fundwatch alone, whole run, with and without `[engine] memory_limit`."""
-    d, meta = demo_data(fundwatch, target, per_household, data_root)
-    link = d / "queries"
-    if not link.exists():
-        link.symlink_to(ROOT / "queries")
-    extracts = d / "extracts"
-    base = (extracts / "pipeline.toml").read_text()
+    d, meta, extracts, pipeline, _ = prepared(fundwatch, target, per_household, data_root)
+    base = pipeline.read_text()
     spill = d / "spill"
     limited = base.replace("[engine]\n", f'[engine]\nmemory_limit = "{limit}"\nspill_dir = "{spill}"\n', 1)
     (extracts / "pipeline-limited.toml").write_text(limited)

@@ -40,7 +40,9 @@ matched AS (
     AND NOT EXISTS (SELECT 1 FROM roster r WHERE r.id_no = n.registry_id_no)
 )
 SELECT b.source_row, MIN(d.death_date) AS death_date, MIN(d.source) AS death_source,
-       MIN(d.match) AS match, MIN(d.registry_id_no) AS registry_id_no
+       -- How a mistyped number matched; nothing to say of the same number.
+       MIN(CASE WHEN d.match <> 'exact' THEN d.match END) AS match,
+       MIN(CASE WHEN d.match <> 'exact' THEN d.registry_id_no END) AS registry_id_no
 FROM batch b
 JOIN matched d ON d.id_no = b.id_no
 WHERE b.period > add_months(month_of(d.death_date), $death_grace_months)

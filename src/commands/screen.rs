@@ -17,6 +17,9 @@ use fundwatch_core::publish::holds;
 use fundwatch_core::rules::run::Status;
 use fundwatch_core::screen::{self, Batch, ScreenReport};
 
+/// The oldest a published night may be to screen a batch against.
+const MAX_LAKE_AGE_DAYS: i64 = 35;
+
 /// What `screen` is asked.
 pub struct ScreenOptions<'a> {
     pub batch: &'a Path,
@@ -70,23 +73,40 @@ pub async fn screen(file: &Path, options: ScreenOptions<'_>, progress: &Progress
         let (url, store) = remote.registration();
         engine.register_stores(vec![(url.clone(), store)]);
     }
-    // The newest dataset of the lake on or before the as-of date.
-    let lake_as_of = lake.dates().await?.into_iter().rfind(|d| *d <= as_of).ok_or_else(|| {
-        Error::Usage(format!("{}: the lake holds no data on or before {as_of}: run `fundwatch run` first", lake.shown()))
+    // The newest night on or before the as-of date that was published: a
+    // run that was stopped, or is still going, left tables half written.
+    let published: Vec<NaiveDate> = lake.earlier_histories(as_of.succ_opt().unwrap_or(as_of)).into_iter().map(|(d, _)| d).collect();
+    let on_store = lake.remote().is_some();
+    let lake_as_of = lake.dates().await?.into_iter().filter(|d| on_store || published.contains(d)).rfind(|d| *d <= as_of).ok_or_else(|| {
+        Error::Usage(format!("{}: no night on or before {as_of} was published: run `fundwatch run` first", lake.shown()))
     })?;
-    let screened = screen::screen(&pipeline, &engine, &lake, Batch { file: options.batch, source }, as_of, lake_as_of, progress).await?;
+    let age = (as_of - lake_as_of).num_days();
+    if age > MAX_LAKE_AGE_DAYS {
+        return Err(Error::Usage(format!(
+            "the newest published night on or before {as_of} is {lake_as_of}, {age} days old: a batch is not screened against data older than {MAX_LAKE_AGE_DAYS} days (run the nightly, or give --as-of)"
+        )));
+    }
 
     let dir: PathBuf = match options.out {
         Some(d) => d.to_path_buf(),
         None => options.batch.parent().map(Path::to_path_buf).unwrap_or_default(),
     };
+    // Full numbers go into the Parquet: never into the lake or the publication.
+    super::sql::refuse_to_overwrite(&pipeline, &dir)?;
+    // Yesterday's lists for this batch go first: a screening that fails
+    // leaves none behind to be taken for its result.
+    let rejected_path = dir.join(format!("{}.rejected.parquet", options.batch.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()));
+    for old in holds::paths(&dir, options.batch).iter().chain([&rejected_path]) {
+        if old.is_file() {
+            std::fs::remove_file(old).map_err(|e| Error::Output { target: old.display().to_string(), source: Box::new(e) })?;
+        }
+    }
+    let screened = screen::screen(&pipeline, &engine, &lake, Batch { file: options.batch, source }, as_of, lake_as_of, progress).await?;
     let mask = pipeline.publish.mask_ids;
     let mut files = holds::write(&dir, options.batch, &screened.holds, &screened.report, &screened.catalogue, mask)?;
     if let Some(q) = &screened.quarantine {
-        let stem = options.batch.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        let kept = dir.join(format!("{stem}.rejected.parquet"));
-        std::fs::copy(q, &kept).map_err(|e| Error::Output { target: kept.display().to_string(), source: Box::new(e) })?;
-        files.push(kept);
+        std::fs::copy(q, &rejected_path).map_err(|e| Error::Output { target: rejected_path.display().to_string(), source: Box::new(e) })?;
+        files.push(rejected_path);
     }
     Ok(Screening { report: screened.report, files: files.iter().map(|f| f.display().to_string()).collect() })
 }
@@ -128,7 +148,7 @@ impl Screening {
         for rule in &r.rules {
             match (&rule.status, &rule.reason) {
                 (Status::Skipped, Some(reason)) => {
-                    let _ = writeln!(out, "  {:<16} skipped: it {reason}", rule.id);
+                    let _ = writeln!(out, "  {:<16} NOT CHECKED: it {reason}", rule.id);
                 }
                 _ => {
                     let _ = writeln!(out, "  {:<16} {:>10} {:>8.3}s  {}", rule.id, super::ingest::rows(rule.rows), rule.seconds, rule.title);
@@ -142,7 +162,7 @@ impl Screening {
             n => {
                 let amount = fundwatch_core::value::parse_money(&r.held_amount)
                     .map_or_else(|_| r.held_amount.clone(), fundwatch_core::value::grouped_cents);
-                let _ = writeln!(out, "held: {} payments, {amount} yuan — stop them and check (exit 3)", g(n));
+                let _ = writeln!(out, "held: {} payment{}, {amount} yuan — stop {} and check (exit 3)", g(n), if n == 1 { "" } else { "s" }, if n == 1 { "it" } else { "them" });
             }
         }
         for f in &self.files {

@@ -126,7 +126,7 @@ async fn register_cases(ctx: &SessionContext, pipeline: &Pipeline, lake: &Lake, 
 
 /// `--out` may not write into the lake or the publication: a query's rows
 /// there would be read as data or sent to teams as published.
-fn refuse_to_overwrite(pipeline: &Pipeline, out: &Path) -> Result<(), Error> {
+pub(crate) fn refuse_to_overwrite(pipeline: &Pipeline, out: &Path) -> Result<(), Error> {
     let absolute = |p: &Path| {
         let cwd = std::env::current_dir().unwrap_or_default();
         fundwatch_core::config::lexical_join(&cwd, p)

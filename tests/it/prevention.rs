@@ -160,6 +160,10 @@ async fn a_pending_batch_is_screened_and_what_must_not_be_paid_is_held_with_why(
     assert_eq!(why("PO20240799999901").as_deref(), Some("already_paid"), "the second of two payments for the same month");
     assert!(why(&rows[0][0]).is_none_or(|w| !w.contains("already_paid")), "the first of the two is not a duplicate");
     assert!(why("PO20240799999902").is_some_and(|w| w.contains("invalid_id")), "{held:?}");
+    let last_row = (all.len() + 2).to_string();
+    assert!(held.iter().any(|h| h[2] == "unreadable"), "the row that could not be read is not paid either: {held:?}");
+    let unread = crate::common::query(&p.path("batches/批次_202407.holds.parquet"), "SELECT source_row FROM t WHERE rules = 'unreadable'").await;
+    assert_eq!(unread, vec![vec![last_row]]);
     // Every recipient the sample's death registry says died before July is held as deceased.
     let expected = std::fs::read_to_string(crate::common::repo().join("sample_data/expected_cases.csv")).unwrap();
     let deceased: Vec<&str> = expected.lines().filter(|l| l.starts_with("deceased_recipient,")).map(|l| l.split(',').nth(1).unwrap()).collect();
@@ -208,7 +212,32 @@ async fn a_pending_batch_is_screened_and_what_must_not_be_paid_is_held_with_why(
     let run = p.run(&["--json", "screen", "pipelines/nightly.toml", "--batch", p.path("batches/批次_202407_表格.xlsx").to_str().unwrap()]);
     assert_eq!(run.code, 3, "{}", run.stderr);
     let from_sheet = crate::common::query(&p.path("batches/批次_202407_表格.holds.parquet"), "SELECT payout_id, id_no, rules FROM t ORDER BY source_row").await;
-    assert_eq!(from_sheet, held, "a workbook holds what the CSV held");
+    let screened: Vec<Vec<String>> = held.iter().filter(|h| h[2] != "unreadable").cloned().collect();
+    assert_eq!(from_sheet, screened, "a workbook holds what the CSV held");
+
+    // The hold list's full numbers never go into the lake.
+    let run = p.run(&["--json", "screen", "pipelines/nightly.toml", "--batch", p.path("batches/clean.csv").to_str().unwrap(), "--out", p.path("lake").to_str().unwrap()]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+
+    // June's batch sent again, as it was paid: every payment of it is held.
+    let june: Vec<Vec<String>> = clean
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            r[0] = r[0].replace("PO202407", "PO202406");
+            r[9] = "202406".into();
+            r
+        })
+        .collect();
+    let batch = write_batch(&p, "june_again.csv", &header, &june, "");
+    let run = p.run(&["--json", "screen", "pipelines/nightly.toml", "--batch", batch.to_str().unwrap()]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let paid = p.run(&["sql", "pipelines/nightly.toml", "-e", "SELECT payout_id FROM paid WHERE period = '2024-06'", "--format", "csv"]).ok().stdout;
+    let paid: std::collections::BTreeSet<&str> = paid.lines().skip(1).collect();
+    let expected = june.iter().filter(|r| paid.contains(r[0].as_str())).count();
+    assert!(expected + 2 >= june.len(), "nearly all of June was paid: {expected} of {}", june.len());
+    let again = crate::common::query(&p.path("batches/june_again.holds.parquet"), "SELECT count(*) FROM t WHERE rules LIKE '%already_paid%'").await;
+    assert_eq!(again[0][0], expected.to_string(), "every payment paid already is held");
 }
 
 /// An extract whose rows hung on the date (a payout dated the day after)

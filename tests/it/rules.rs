@@ -11,7 +11,12 @@ use crate::common::{Project, repo, snapshot};
 #[tokio::test]
 async fn every_rule_passes_its_fixtures() {
     let catalogue = Catalogue::load(&repo().join("queries")).unwrap();
-    let results = fixtures::run_all(catalogue, &[]).await.unwrap();
+    let mut results = fixtures::run_all(catalogue, &[]).await.unwrap();
+    // The screening rules too, each with a fixture of its own.
+    let screen = Catalogue::load_screen(&repo().join("queries")).unwrap();
+    assert!(screen.rules.len() >= 10, "{}", screen.rules.len());
+    results.extend(fixtures::run_all(screen, &[]).await.unwrap());
+    assert!(results.iter().all(|r| r.file.is_file()), "every rule has its fixture file");
     let failures: Vec<String> = results
         .iter()
         .filter(|r| !r.passed)

@@ -28,6 +28,9 @@ use crate::rules::catalogue::{BATCH_TABLE, SCREEN_KEY};
 use crate::rules::run::{Here, RuleOutput, RuleReport, RulesRun, Spread, Status};
 use crate::rules::{Catalogue, RuleError};
 
+/// The reason of a batch row that could not be read, so was not screened.
+pub const UNREADABLE: &str = "unreadable";
+
 /// How far ahead of the as-of date a pending batch's months and pay dates
 /// may lie: it is not paid yet.
 const AHEAD_DAYS: i64 = 400;
@@ -167,7 +170,13 @@ pub async fn screen(
     let outputs = crate::rules::run::run(&ctx, &catalogue, &plan).await?;
     let mut catalogue = catalogue;
     catalogue.labels = catalogue.labels.with_programs(program_names(&ctx).await);
-    let reasons = reasons(&outputs, &catalogue)?;
+    let mut reasons = reasons(&outputs, &catalogue)?;
+    // A row that could not be read was not screened: it is not paid either.
+    if let Some(q) = &loaded.quarantine {
+        for (row, why) in unreadable(&ctx, q).await? {
+            reasons.entry(row).or_default().push(HoldReason { rule: UNREADABLE.into(), title: "数据无法读取，未核查".into(), detail: why });
+        }
+    }
     let holds = holds(&ctx, reasons).await?;
 
     let held_cents: i128 = holds.iter().filter_map(|h| h.amount.as_deref().and_then(|a| crate::value::parse_money(a).ok())).sum();
@@ -239,6 +248,19 @@ fn reasons(outputs: &[RuleOutput], catalogue: &Catalogue) -> Result<BTreeMap<i64
     Ok(out)
 }
 
+/// The batch rows the quarantine holds, each with why it could not be read.
+async fn unreadable(ctx: &SessionContext, quarantine: &Path) -> Result<Vec<(i64, String)>, ScreenError> {
+    #[derive(Deserialize)]
+    struct Rejected {
+        source_row: i64,
+        reason: String,
+    }
+    let df = ctx.read_parquet(quarantine.to_string_lossy().as_ref(), ParquetReadOptions::default()).await.map_err(ScreenError::Query)?;
+    let batches = df.select_columns(&["source_row", "reason"]).map_err(ScreenError::Query)?.collect().await.map_err(ScreenError::Query)?;
+    let rows: Vec<Rejected> = crate::sql::rows::rows(&batches).map_err(ScreenError::Rows)?;
+    Ok(rows.into_iter().map(|r| (r.source_row, r.reason)).collect())
+}
+
 /// The held batch rows as the batch has them, each with its reasons.
 async fn holds(ctx: &SessionContext, mut reasons: BTreeMap<i64, Vec<HoldReason>>) -> Result<Vec<Hold>, ScreenError> {
     #[derive(Deserialize)]
@@ -263,7 +285,7 @@ async fn holds(ctx: &SessionContext, mut reasons: BTreeMap<i64, Vec<HoldReason>>
     );
     let batches = ctx.sql(&sql).await.map_err(ScreenError::Query)?.collect().await.map_err(ScreenError::Query)?;
     let rows: Vec<Row> = crate::sql::rows::rows(&batches).map_err(ScreenError::Rows)?;
-    Ok(rows
+    let mut held: Vec<Hold> = rows
         .into_iter()
         .filter_map(|r| {
             let why = reasons.remove(&r.source_row)?;
@@ -280,5 +302,20 @@ async fn holds(ctx: &SessionContext, mut reasons: BTreeMap<i64, Vec<HoldReason>>
                 reasons: why,
             })
         })
-        .collect())
+        .collect();
+    // What is left are rows the batch table does not have: those that could not be read.
+    held.extend(reasons.into_iter().map(|(source_row, why)| Hold {
+        source_row,
+        payout_id: None,
+        id_no: None,
+        name: None,
+        program: None,
+        region_code: None,
+        period: None,
+        amount: None,
+        account_no: None,
+        reasons: why,
+    }));
+    held.sort_by_key(|h| h.source_row);
+    Ok(held)
 }

@@ -31,13 +31,13 @@ const SHEET_COLUMNS: &[(&str, f64)] = &[
     ("发放流水号", 18.0),
     ("身份证号", 20.0),
     ("姓名", 9.0),
-    ("待遇", 8.0),
+    ("待遇", 15.0),
     ("地区代码", 13.0),
     ("所属期", 8.0),
     ("金额(元)", 10.0),
     ("银行账号", 20.0),
     ("暂停原因", 22.0),
-    ("核查依据", 44.0),
+    ("核查依据", 40.0),
 ];
 
 /// The files written for `batch`: `<stem>.holds.{csv,xlsx,parquet}` in `dir`.
@@ -51,9 +51,15 @@ pub fn paths(dir: &Path, batch: &Path) -> [PathBuf; 3] {
 pub fn write(dir: &Path, batch: &Path, holds: &[Hold], report: &ScreenReport, catalogue: &Catalogue, mask: bool) -> Result<Vec<PathBuf>, PublishError> {
     std::fs::create_dir_all(dir).map_err(|e| PublishError::file(dir, e))?;
     let [csv, xlsx, parquet] = paths(dir, batch);
-    write_csv(&csv, holds, mask)?;
-    workbook(&xlsx, holds, report, catalogue, mask).map_err(|e| PublishError::file(&xlsx, e))?;
-    write_parquet(&parquet, holds)?;
+    // Each written under a temporary name and moved into place whole: a
+    // payment system polling for the list never reads half of one.
+    let pending = |p: &Path| p.with_extension(format!("{}.tmp", p.extension().map(|e| e.to_string_lossy().into_owned()).unwrap_or_default()));
+    write_csv(&pending(&csv), holds, mask)?;
+    workbook(&pending(&xlsx), holds, report, catalogue, mask).map_err(|e| PublishError::file(&xlsx, e))?;
+    write_parquet(&pending(&parquet), holds)?;
+    for p in [&csv, &xlsx, &parquet] {
+        std::fs::rename(pending(p), p).map_err(|e| PublishError::file(p, e))?;
+    }
     Ok(vec![csv, xlsx, parquet])
 }
 
@@ -159,13 +165,13 @@ fn workbook(path: &Path, holds: &[Hold], report: &ScreenReport, catalogue: &Cata
     }
     sheet::page_setup(s, 0, true)?;
     s.set_freeze_panes(1, 0)?;
-    s.set_header(format!("&L暂停发放名单：{}&R数据截至 {}", file_name(&report.batch), report.as_of));
+    s.set_header(format!("&L暂停发放名单：{}（{} 核查）&R对照数据截至 {}", file_name(&report.batch), report.as_of, report.lake_as_of));
 
     let notes = book.add_worksheet();
     notes.set_name("暂停原因说明")?;
     let mut lines = vec![
         format!(
-            "批次 {}：读取 {} 行，核查 {} 行，无法核查 {} 行（见随附的 .rejected.parquet），暂停 {} 笔，共 {} 元。",
+            "批次 {}：读取 {} 行，核查 {} 行，无法读取 {} 行（已列入暂停名单），暂停 {} 笔，共 {} 元。",
             file_name(&report.batch),
             report.rows_read,
             report.rows_screened,
@@ -176,7 +182,15 @@ fn workbook(path: &Path, holds: &[Hold], report: &ScreenReport, catalogue: &Cata
         format!("对照 {} 的数据（死亡登记、名册、已发放记录、财政供养人员等）逐笔核查；名单上的每一笔，请核实后再决定是否发放。", report.lake_as_of),
     ];
     for r in &catalogue.rules {
-        lines.push(format!("【{}】{}　依据：{}", r.title, r.meaning, r.basis));
+        match report.rules.iter().find(|x| x.id == r.id) {
+            Some(x) if matches!(x.status, crate::rules::Status::Skipped) => {
+                lines.push(format!("【未核查】{}：缺少所需的数据（{}），这一项没有核查。", r.title, x.reason.as_deref().unwrap_or_default()));
+            }
+            _ => lines.push(format!("【{}】{}　依据：{}", r.title, r.meaning, r.basis)),
+        }
+    }
+    if report.rows_quarantined > 0 {
+        lines.push(format!("【数据无法读取，未核查】{} 行数据无法读取（如金额写成汉字、缺少必填项），没有核查，已列入暂停名单；请更正后重新提交。", report.rows_quarantined));
     }
     super::followup::notes_sheet(notes, &lines)?;
     book.set_properties(&DocProperties::new().set_author("fundwatch"));

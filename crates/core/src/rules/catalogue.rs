@@ -331,15 +331,7 @@ impl Catalogue {
             errors.push(e);
             Labels::default()
         });
-        let mut catalogue = Catalogue { dir: dir.to_path_buf(), views, rules, params, labels };
-        if let Err(e) = catalogue.resolve_needs() {
-            errors.push(e);
-        }
-        match errors.len() {
-            0 => Ok(catalogue),
-            1 => Err(errors.remove(0)),
-            _ => Err(RuleError::Many(errors)),
-        }
+        Catalogue { dir: dir.to_path_buf(), views, rules, params, labels }.checked(errors)
     }
 
     /// The screening rules, `dir/screen/*.sql` (SPEC §12): written like
@@ -365,12 +357,17 @@ impl Catalogue {
                 errors.push(RuleError::File { file: r.file.clone(), message: format!("subject: a screening rule is about one batch row: `subject: {SCREEN_KEY}`") });
             }
         }
-        let mut catalogue = Catalogue { dir: screen_dir, views: main.views, rules, params: main.params, labels: main.labels };
-        if let Err(e) = catalogue.resolve_needs() {
+        Catalogue { dir: screen_dir, views: main.views, rules, params: main.params, labels: main.labels }.checked(errors)
+    }
+
+    /// The catalogue with what each rule and view reads resolved, or every
+    /// problem found in loading it and in resolving.
+    fn checked(mut self, mut errors: Vec<RuleError>) -> Result<Catalogue, RuleError> {
+        if let Err(e) = self.resolve_needs() {
             errors.push(e);
         }
         match errors.len() {
-            0 => Ok(catalogue),
+            0 => Ok(self),
             1 => Err(errors.remove(0)),
             _ => Err(RuleError::Many(errors)),
         }
