@@ -292,6 +292,17 @@ def mapped_select(src: dict, table: dict, reader: str, headers: set, source_file
     return f"SELECT * FROM (SELECT {', '.join(out)} FROM {reader}) WHERE {where}"
 
 
+def selects_by_table(con, spec: dict, tables: dict, base: Path, select) -> dict[str, list[str]]:
+    """Each canonical table's SELECTs, one per source that feeds it (returned lists left out)."""
+    by_table: dict[str, list[str]] = {}
+    for name, src in spec["sources"].items():
+        if src.get("format") == "returned":
+            continue
+        table = src.get("table", name)
+        by_table.setdefault(table, []).append(select(con, name, src, tables[table], base))
+    return by_table
+
+
 def duck_type(kind: str) -> str:
     return {"Date": "DATE", "Money": "DECIMAL(14,2)", "Int": "BIGINT", "Float": "DOUBLE", "Bool": "BOOLEAN"}.get(kind, "VARCHAR")
 
@@ -306,12 +317,7 @@ def duckdb_ingest(pipeline: Path, lake: Path, as_of: str, threads: int) -> None:
     con.execute("SET preserve_insertion_order = false")
     for m in helper_macros(as_of):
         con.execute(m)
-    by_table: dict[str, list[str]] = {}
-    for name, src in spec["sources"].items():
-        if src.get("format") == "returned":
-            continue
-        table = src.get("table", name)
-        by_table.setdefault(table, []).append(source_select(con, name, src, tables[table], pipeline.parent))
+    by_table = selects_by_table(con, spec, tables, pipeline.parent, source_select)
     shutil.rmtree(lake, ignore_errors=True)
     lake.mkdir(parents=True)
     for table, selects in by_table.items():
@@ -463,12 +469,7 @@ def duckdb_analyst(pipeline: Path, queries: Path, params: dict, result: Path, th
     for m in helper_macros(params["as_of"]):
         con.execute(m)
     t0 = time.perf_counter()
-    by_table: dict[str, list[str]] = {}
-    for name, src in spec["sources"].items():
-        if src.get("format") == "returned":
-            continue
-        table = src.get("table", name)
-        by_table.setdefault(table, []).append(analyst_select(con, name, src, tables[table], pipeline.parent))
+    by_table = selects_by_table(con, spec, tables, pipeline.parent, analyst_select)
     for table, t in tables.items():
         selects = by_table.get(table)
         if not selects:

@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use fundwatch_core::Error;
-use fundwatch_core::config::{EncodingChoice, Format, Pipeline};
+use fundwatch_core::config::{EncodingChoice, Pipeline};
 use fundwatch_core::engine::Engine;
 use fundwatch_core::lake::Lake;
 use fundwatch_core::progress::Progress;
@@ -59,7 +59,7 @@ pub async fn screen(file: &Path, options: ScreenOptions<'_>, progress: &Progress
     // The source's mapping, in whatever form the batch comes: its format by
     // its extension, its text encoding found in the file.
     let mut source = source.clone();
-    source.format = format_of(options.batch).unwrap_or(source.format);
+    source.format = fundwatch_core::ingest::inputs::format_of(options.batch).unwrap_or(source.format);
     source.encoding = EncodingChoice::Auto;
     let source = &source;
     // Screening runs here, whatever engine the nightly run uses: the batch
@@ -69,10 +69,7 @@ pub async fn screen(file: &Path, options: ScreenOptions<'_>, progress: &Progress
     config.scheduler = None;
     let engine = Engine::new(&config)?;
     let lake = Lake::for_reading(&pipeline).await?;
-    if let Some(remote) = lake.remote() {
-        let (url, store) = remote.registration();
-        engine.register_stores(vec![(url.clone(), store)]);
-    }
+    engine.register_lake(&lake);
     // The newest night on or before the as-of date that was published: a
     // run that was stopped, or is still going, left tables half written.
     let published: Vec<NaiveDate> = lake.earlier_histories(as_of.succ_opt().unwrap_or(as_of)).into_iter().map(|(d, _)| d).collect();
@@ -95,7 +92,7 @@ pub async fn screen(file: &Path, options: ScreenOptions<'_>, progress: &Progress
     super::sql::refuse_to_overwrite(&pipeline, &dir)?;
     // Yesterday's lists for this batch go first: a screening that fails
     // leaves none behind to be taken for its result.
-    let rejected_path = dir.join(format!("{}.rejected.parquet", options.batch.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()));
+    let rejected_path = holds::rejected_path(&dir, options.batch);
     for old in holds::paths(&dir, options.batch).iter().chain([&rejected_path]) {
         if old.is_file() {
             std::fs::remove_file(old).map_err(|e| Error::Output { target: old.display().to_string(), source: Box::new(e) })?;
@@ -109,18 +106,6 @@ pub async fn screen(file: &Path, options: ScreenOptions<'_>, progress: &Progress
         files.push(rejected_path);
     }
     Ok(Screening { report: screened.report, files: files.iter().map(|f| f.display().to_string()).collect() })
-}
-
-/// A batch file's format by its extension.
-fn format_of(batch: &Path) -> Option<Format> {
-    let ext = batch.extension()?.to_string_lossy().to_ascii_lowercase();
-    match ext.as_str() {
-        "csv" | "txt" => Some(Format::Csv),
-        "xlsx" | "xlsm" => Some(Format::Xlsx),
-        "parquet" => Some(Format::Parquet),
-        "jsonl" | "ndjson" => Some(Format::Jsonl),
-        _ => None,
-    }
 }
 
 impl Screening {

@@ -67,10 +67,7 @@ pub async fn sql(
     config.memory_limit = bounds.memory_limit.or(config.memory_limit).or(Some(DEFAULT_MEMORY));
     let engine = Engine::new(&config)?;
     let lake = Lake::for_reading(&pipeline).await?;
-    if let Some(remote) = lake.remote() {
-        let (url, store) = remote.registration();
-        engine.register_stores(vec![(url.clone(), store)]);
-    }
+    engine.register_lake(&lake);
     // The dataset read: --as-of, else params.as_of, else the newest in the lake.
     let as_of = match as_of.or(pipeline.params.as_of()) {
         Some(d) => d,

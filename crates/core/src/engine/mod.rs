@@ -204,6 +204,14 @@ impl Engine {
         }
     }
 
+    /// Lets every session read `lake` where it lives (its store, if any).
+    pub fn register_lake(&self, lake: &Lake) {
+        if let Some(remote) = lake.remote() {
+            let (url, store) = remote.registration();
+            self.register_stores(vec![(url.clone(), store)]);
+        }
+    }
+
     pub fn session_config(&self) -> SessionConfig {
         let mut config = self.base.clone().with_information_schema(true);
         if let Some(n) = self.target_partitions {

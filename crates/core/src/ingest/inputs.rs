@@ -31,6 +31,13 @@ fn extensions(format: Format) -> &'static [&'static str] {
     }
 }
 
+/// The extract format a file's extension names (a returned list is known by
+/// its source, not its name), or `None`.
+pub fn format_of(path: &Path) -> Option<Format> {
+    let ext = path.extension()?.to_string_lossy().to_ascii_lowercase();
+    [Format::Csv, Format::Jsonl, Format::Parquet, Format::Xlsx].into_iter().find(|f| extensions(*f).contains(&ext.as_str()))
+}
+
 /// Lock files of office programs and hidden files are never extracts.
 fn is_extract_name(path: &Path) -> bool {
     path.file_name()

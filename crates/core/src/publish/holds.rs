@@ -42,8 +42,16 @@ const SHEET_COLUMNS: &[(&str, f64)] = &[
 
 /// The files written for `batch`: `<stem>.holds.{csv,xlsx,parquet}` in `dir`.
 pub fn paths(dir: &Path, batch: &Path) -> [PathBuf; 3] {
-    let stem = batch.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "batch".into());
-    ["csv", "xlsx", "parquet"].map(|ext| dir.join(format!("{stem}.holds.{ext}")))
+    ["csv", "xlsx", "parquet"].map(|ext| dir.join(format!("{}.holds.{ext}", stem(batch))))
+}
+
+/// Where the batch rows that could not be read are kept: `<stem>.rejected.parquet`.
+pub fn rejected_path(dir: &Path, batch: &Path) -> PathBuf {
+    dir.join(format!("{}.rejected.parquet", stem(batch)))
+}
+
+fn stem(batch: &Path) -> String {
+    batch.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "batch".into())
 }
 
 /// Writes the hold list (an empty one when nothing is held: the payment
