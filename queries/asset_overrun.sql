@@ -34,10 +34,10 @@ members AS (
 latest_deposit AS (
   SELECT id_no, balance
   FROM (
-    SELECT id_no, balance, ROW_NUMBER() OVER (PARTITION BY id_no ORDER BY as_of DESC) AS n
+    SELECT id_no, balance, LAG(id_no) OVER (ORDER BY id_no, as_of DESC) AS previous_id
     FROM deposits WHERE as_of <= $as_of
   ) d
-  WHERE n = 1
+  WHERE previous_id IS DISTINCT FROM id_no
 ),
 deposit AS (
   SELECT m.household_id, m.program, SUM(d.balance) AS deposits

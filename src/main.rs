@@ -31,7 +31,10 @@ fn date(text: &str) -> Result<NaiveDate, String> {
 }
 
 // DataFusion allocates many small buffers; mimalloc serves them far faster than
-// the system allocator (measured in bench/).
+// the system allocator (measured in bench/). Without transparent huge pages
+// (`no_thp`): every large buffer a query frees and the next one takes again
+// was a fresh 2 MiB page for the kernel to clear — a tenth of the rules'
+// time, and 3 s of a 10M-payout ingest's (bench/, README "Performance").
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
