@@ -11,30 +11,37 @@ WITH latest AS (
 phones AS (
   SELECT id_no, program, MAX(phone) AS phone FROM roster GROUP BY id_no, program
 ),
+-- `paid` spelt out, the month first: only the latest month's payouts meet the returns.
 candidates AS (
-  SELECT p.payout_id, left(p.region_code, 6) AS county, p.region_code, p.program, g.name_zh AS program_name,
-         p.id_no, p.name, ph.phone, p.amount, p.period, p.paid_on, p.account_no,
+  SELECT p.payout_id, left(p.region_code, 6) AS county, p.region_code, p.program,
+         p.id_no, p.name, p.amount, p.period, p.paid_on, p.account_no,
          md5(concat(CAST($as_of AS VARCHAR), '|', p.payout_id)) AS draw
-  FROM paid p
-  JOIN latest l ON p.period = l.period
-  LEFT JOIN phones ph ON ph.id_no = p.id_no AND ph.program = p.program
-  LEFT JOIN programs g ON g.program = p.program
+  FROM payouts p
+  WHERE p.period IN (SELECT period FROM latest)
+    AND NOT EXISTS (SELECT 1 FROM returned_ids r WHERE r.payout_id = p.payout_id)
 ),
 -- One payout per person: the first of each person's rows in draw order. LAG over the
 -- county, not ROW_NUMBER over (county, id_no): a window with a partition per person is
 -- twenty times slower.
 one_per_person AS (
   SELECT * FROM (
-    SELECT c.*, LAG(c.id_no) OVER (PARTITION BY county ORDER BY id_no, draw) AS previous_id FROM candidates c
-  ) x
+    SELECT *, LAG(id_no) OVER (PARTITION BY county ORDER BY id_no, draw) AS previous_id FROM candidates
+  )
   WHERE previous_id IS DISTINCT FROM id_no
 ),
 turns AS (
-  SELECT o.*, ROW_NUMBER() OVER (PARTITION BY county, program ORDER BY draw) AS turn FROM one_per_person o
+  SELECT *, ROW_NUMBER() OVER (PARTITION BY county, program ORDER BY draw) AS turn FROM one_per_person
 ),
+-- A draw past the county's quota in its own program cannot be picked (every earlier turn
+-- of that program comes before it), so only the first turns are ranked.
 picked AS (
-  SELECT t.*, ROW_NUMBER() OVER (PARTITION BY county ORDER BY turn, program, draw) AS pick FROM turns t
+  SELECT *, ROW_NUMBER() OVER (PARTITION BY county ORDER BY turn, program, draw) AS pick FROM turns
+  WHERE turn <= $followup_per_county
 )
-SELECT county, pick, region_code, program, program_name, payout_id, id_no, name, phone, amount, period, paid_on, account_no
-FROM picked
-WHERE pick <= $followup_per_county
+-- The phone and the program's name for the people picked only, not for every candidate.
+SELECT k.county, k.pick, k.region_code, k.program, g.name_zh AS program_name, k.payout_id, k.id_no, k.name, ph.phone,
+       k.amount, k.period, k.paid_on, k.account_no
+FROM picked k
+LEFT JOIN phones ph ON ph.id_no = k.id_no AND ph.program = k.program
+LEFT JOIN programs g ON g.program = k.program
+WHERE k.pick <= $followup_per_county

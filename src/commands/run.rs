@@ -146,10 +146,18 @@ pub async fn run(file: &Path, options: RunOptions<'_>, progress: &Progress) -> R
     drop(scratch);
     times.rules = clock.lap();
 
-    let life = cases::life(&session, previous.map(|(_, cases)| cases), &outputs, as_of).await?;
-    let started = std::time::Instant::now();
-    let extras = Extras::read(&session, &catalogue).await?;
-    info!(seconds = format!("{:.2}", started.elapsed().as_secs_f64()), "follow-up sample, program and division names read");
+    // The cases' life and lineage, and the lake's extras for the
+    // publication (the follow-up sample, names), side by side: neither
+    // query keeps both cores busy on its own.
+    let (life, extras) = tokio::try_join!(
+        async { cases::life(&session, previous.map(|(_, cases)| cases), &outputs, as_of).await.map_err(Error::from) },
+        async {
+            let started = std::time::Instant::now();
+            let extras = Extras::read(&session, &catalogue).await?;
+            info!(seconds = format!("{:.2}", started.elapsed().as_secs_f64()), "follow-up sample, program and division names read");
+            Ok::<_, Error>(extras)
+        },
+    )?;
     times.cases = clock.lap();
 
     let reports = outputs.into_iter().map(|o| o.report).collect();

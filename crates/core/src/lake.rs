@@ -504,7 +504,9 @@ pub fn table_writer_properties(table: &Table, schema: &Schema) -> WriterProperti
 }
 
 fn writer_properties() -> datafusion::parquet::file::properties::WriterPropertiesBuilder {
-    let zstd = ZstdLevel::try_new(3).map(Compression::ZSTD).unwrap_or(Compression::SNAPPY);
+    // Level 1: at 10 M payouts the lake is the same size as at level 3
+    // (dictionary pages compress alike) and ingest is 1–1.7 s faster.
+    let zstd = ZstdLevel::try_new(1).map(Compression::ZSTD).unwrap_or(Compression::SNAPPY);
     WriterProperties::builder()
         .set_compression(zstd)
         .set_statistics_enabled(EnabledStatistics::Page)

@@ -41,8 +41,8 @@ pub async fn trace(ctx: &SessionContext, cases: &mut [Case], reads: &Reads, by_a
     if traced.is_empty() {
         return Ok(());
     }
-    let local = here(ctx, reads).await?;
     let keys = key_table(cases, &traced, by_account).map_err(CaseError::Lineage)?;
+    let local = here(ctx, reads, &keys).await?;
     local.register_table(KEYS, Arc::new(keys)).map_err(CaseError::Lineage)?;
     let found = query(&local, reads).await?;
     for &i in &traced {
@@ -58,10 +58,18 @@ pub async fn trace(ctx: &SessionContext, cases: &mut [Case], reads: &Reads, by_a
 /// A session on this machine over the tables the rules read: the cases'
 /// keys are a table in this process's memory, which a cluster's executors
 /// could not read.
-async fn here(ctx: &SessionContext, reads: &Reads) -> Result<SessionContext, CaseError> {
+async fn here(ctx: &SessionContext, reads: &Reads, keys: &MemTable) -> Result<SessionContext, CaseError> {
     // A fresh configuration: a cluster client's own settings (its catalog
     // among them) mean nothing to a session of this process.
-    let config = datafusion::prelude::SessionConfig::new().with_target_partitions(ctx.copied_config().target_partitions());
+    let mut config = datafusion::prelude::SessionConfig::new().with_target_partitions(ctx.copied_config().target_partitions());
+    // The cases' keys are every join's build side, whole: tens of
+    // thousands of cases would otherwise pass DataFusion's limit for a
+    // side to broadcast, and every payout would be hashed and sent to a
+    // partition to meet them.
+    let (bytes, rows) = keys_size(keys).await;
+    let optimizer = &mut config.options_mut().optimizer;
+    optimizer.hash_join_single_partition_threshold = optimizer.hash_join_single_partition_threshold.max(bytes.saturating_add(1));
+    optimizer.hash_join_single_partition_threshold_rows = optimizer.hash_join_single_partition_threshold_rows.max(rows.saturating_add(1));
     let state = datafusion::execution::SessionStateBuilder::new()
         .with_config(config)
         .with_runtime_env(ctx.runtime_env())
@@ -75,6 +83,19 @@ async fn here(ctx: &SessionContext, reads: &Reads) -> Result<SessionContext, Cas
         }
     }
     Ok(local)
+}
+
+/// The keys table's size as the planner sees it.
+async fn keys_size(keys: &MemTable) -> (usize, usize) {
+    let mut bytes = 0;
+    let mut rows = 0;
+    for partition in &keys.batches {
+        for batch in partition.read().await.iter() {
+            bytes += batch.get_array_memory_size();
+            rows += batch.num_rows();
+        }
+    }
+    (bytes, rows)
 }
 
 fn key_table(cases: &[Case], traced: &[usize], by_account: &ByAccount) -> Result<MemTable, datafusion::error::DataFusionError> {

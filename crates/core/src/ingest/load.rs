@@ -19,6 +19,7 @@ use datafusion::error::DataFusionError;
 use datafusion::execution::TaskContext;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::physical_plan::SendableRecordBatchStream;
+use datafusion::physical_plan::common::spawn_buffered;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::streaming::PartitionStream;
 use datafusion::prelude::ident;
@@ -93,7 +94,7 @@ pub async fn load(engine: &Engine, target: Target<'_>, progress: &Progress) -> R
     counter.finish();
     // The reader's error explains a failed sort better than the sort's own,
     // unless the reader only stopped because the sort had failed.
-    let ((counts, quarantine), mut writer) = match (produced, written) {
+    let ((counts, quarantine), writer) = match (produced, written) {
         (Ok(produced), Ok(writer)) => (produced, writer),
         (Err(IngestError::Cancelled), Err(e)) | (Err(e), _) | (Ok(_), Err(e)) => {
             pending.discard();
@@ -119,8 +120,7 @@ pub async fn load(engine: &Engine, target: Target<'_>, progress: &Progress) -> R
         content_key,
         dated_rows: Some(counts.dated),
     };
-    writer.append_key_value_metadata(lake::part_info_kv(&info));
-    writer.close().map_err(|e| IngestError::write(&pending.tmp, e))?;
+    close(writer, &info, &pending).await?;
     Ok(Loaded { info, data: pending, quarantine: quarantine_file, seconds: started.elapsed().as_secs_f64() })
 }
 
@@ -238,25 +238,51 @@ async fn sort_and_write(
         .map(|c| ident(*c).sort(true, true))
         .collect::<Vec<_>>();
     let ctx = engine.sort_session();
-    let mut sorted = ctx
+    let sorted = ctx
         .read_table(Arc::new(table))
         .and_then(|df| df.sort(order))
         .map_err(engine_err)?
         .execute_stream()
         .await
         .map_err(engine_err)?;
+    // The sort (taking the rows in, then merging) in a task of its own and
+    // the Parquet encoding on a thread of its own: sources are loaded side
+    // by side from one task, which must not be kept busy by either.
+    let mut sorted = spawn_buffered(sorted, 2);
 
     if let Some(dir) = pending.tmp.parent() {
         std::fs::create_dir_all(dir).map_err(|e| IngestError::write(dir, e))?;
     }
     let file = File::create(&pending.tmp).map_err(|e| IngestError::write(&pending.tmp, e))?;
     let props = lake::table_writer_properties(source.table, &schema);
-    let mut writer = ArrowWriter::try_new(file, schema, Some(props)).map_err(|e| IngestError::write(&pending.tmp, e))?;
+    let tmp = pending.tmp.clone();
+    let writer = ArrowWriter::try_new(file, schema, Some(props)).map_err(|e| IngestError::write(&tmp, e))?;
+    let (to_writer, mut batches) = tokio::sync::mpsc::channel::<RecordBatch>(2);
+    let writing = tokio::task::spawn_blocking(move || {
+        let mut writer = writer;
+        while let Some(batch) = batches.blocking_recv() {
+            writer.write(&batch).map_err(|e| IngestError::write(&tmp, e))?;
+        }
+        Ok(writer)
+    });
     while let Some(batch) = sorted.next().await {
-        let batch = batch.map_err(engine_err)?;
-        writer.write(&batch).map_err(|e| IngestError::write(&pending.tmp, e))?;
+        // A writer that stopped has its own error, below.
+        if to_writer.send(batch.map_err(engine_err)?).await.is_err() {
+            break;
+        }
     }
-    Ok(writer)
+    drop(to_writer);
+    writing.await.map_err(|e| IngestError::Internal(format!("writing {file_label} stopped unexpectedly: {e}")))?
+}
+
+/// Closes a part's writer (its last row group and footer, with the part's
+/// accounting) off the loading task.
+async fn close(mut writer: ArrowWriter<File>, info: &PartInfo, pending: &PendingFile) -> Result<(), IngestError> {
+    writer.append_key_value_metadata(lake::part_info_kv(info));
+    let tmp = pending.tmp.clone();
+    tokio::task::spawn_blocking(move || writer.close().map(drop).map_err(|e| IngestError::write(&tmp, e)))
+        .await
+        .map_err(|e| IngestError::Internal(format!("writing {} stopped unexpectedly: {e}", pending.tmp.display())))?
 }
 
 /// Reason counts of a failing source, merged over its files, commonest first.

@@ -23,7 +23,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use datafusion::error::DataFusionError;
 use serde::Serialize;
 use tracing::{info, warn};
@@ -380,9 +380,20 @@ async fn load_all(pipeline: &Pipeline, lake: &Lake, as_of: NaiveDate, engine: &E
 
     // Sources side by side: one file's read, conversion, sort and write
     // keep about a core and a half busy, so two at a time fill two cores.
+    // The largest start first, and a slot takes the next source as soon as
+    // its own is done (not when the sources before it are), so the small
+    // ones fill the other core while the payouts are read and sorted.
     let side_by_side = std::thread::available_parallelism().map_or(2, |n| (n.get() / 2).max(2));
-    let loads = plan.iter().map(|(source, inputs)| load_source(source, inputs, lake, as_of, engine, progress));
-    let loaded: Vec<SourceLoaded> = futures::stream::iter(loads).buffered(side_by_side).try_collect().await?;
+    let mut order: Vec<usize> = (0..plan.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(plan.get(i).map_or(0, |(_, inputs)| inputs.iter().map(|f| f.bytes).sum::<u64>())));
+    let loads = order.into_iter().filter_map(|i| {
+        let (source, inputs) = plan.get(i)?;
+        Some(async move { (i, load_source(source, inputs, lake, as_of, engine, progress).await) })
+    });
+    let mut loaded: Vec<(usize, Result<SourceLoaded, IngestError>)> = futures::stream::iter(loads).buffer_unordered(side_by_side).collect().await;
+    // Reports, and the first failure, in the pipeline's order of sources.
+    loaded.sort_by_key(|(i, _)| *i);
+    let loaded: Vec<SourceLoaded> = loaded.into_iter().map(|(_, l)| l).collect::<Result<_, _>>()?;
     let mut reports = Vec::new();
     let mut rejected = Vec::new();
     let mut keep: BTreeSet<PathBuf> = BTreeSet::new();
