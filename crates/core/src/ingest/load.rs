@@ -282,7 +282,7 @@ async fn close(mut writer: ArrowWriter<File>, info: &PartInfo, pending: &Pending
     let tmp = pending.tmp.clone();
     tokio::task::spawn_blocking(move || writer.close().map(drop).map_err(|e| IngestError::write(&tmp, e)))
         .await
-        .map_err(|e| IngestError::Internal(format!("writing {} stopped unexpectedly: {e}", pending.tmp.display())))?
+        .map_err(|e| IngestError::Internal(format!("writing {} stopped unexpectedly: {e}", pending.path.display())))?
 }
 
 /// Reason counts of a failing source, merged over its files, commonest first.

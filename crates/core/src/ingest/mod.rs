@@ -384,12 +384,11 @@ async fn load_all(pipeline: &Pipeline, lake: &Lake, as_of: NaiveDate, engine: &E
     // its own is done (not when the sources before it are), so the small
     // ones fill the other core while the payouts are read and sorted.
     let side_by_side = std::thread::available_parallelism().map_or(2, |n| (n.get() / 2).max(2));
-    let mut order: Vec<usize> = (0..plan.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(plan.get(i).map_or(0, |(_, inputs)| inputs.iter().map(|f| f.bytes).sum::<u64>())));
-    let loads = order.into_iter().filter_map(|i| {
-        let (source, inputs) = plan.get(i)?;
-        Some(async move { (i, load_source(source, inputs, lake, as_of, engine, progress).await) })
-    });
+    let mut largest_first: Vec<(usize, &(&Source, Vec<Input>))> = plan.iter().enumerate().collect();
+    largest_first.sort_by_key(|(_, (_, inputs))| std::cmp::Reverse(inputs.iter().map(|f| f.bytes).sum::<u64>()));
+    let loads = largest_first
+        .into_iter()
+        .map(|(i, (source, inputs))| async move { (i, load_source(source, inputs, lake, as_of, engine, progress).await) });
     let mut loaded: Vec<(usize, Result<SourceLoaded, IngestError>)> = futures::stream::iter(loads).buffer_unordered(side_by_side).collect().await;
     // Reports, and the first failure, in the pipeline's order of sources.
     loaded.sort_by_key(|(i, _)| *i);
