@@ -59,30 +59,19 @@ pub async fn trace(ctx: &SessionContext, cases: &mut [Case], reads: &Reads, by_a
 /// keys are a table in this process's memory, which a cluster's executors
 /// could not read.
 async fn here(ctx: &SessionContext, reads: &Reads, keys: &MemTable) -> Result<SessionContext, CaseError> {
-    // A fresh configuration: a cluster client's own settings (its catalog
-    // among them) mean nothing to a session of this process.
-    let mut config = datafusion::prelude::SessionConfig::new().with_target_partitions(ctx.copied_config().target_partitions());
     // The cases' keys are every join's build side, whole: tens of
     // thousands of cases would otherwise pass DataFusion's limit for a
     // side to broadcast, and every payout would be hashed and sent to a
     // partition to meet them.
     let (bytes, rows) = keys_size(keys).await;
-    let optimizer = &mut config.options_mut().optimizer;
-    optimizer.hash_join_single_partition_threshold = optimizer.hash_join_single_partition_threshold.max(bytes.saturating_add(1));
-    optimizer.hash_join_single_partition_threshold_rows = optimizer.hash_join_single_partition_threshold_rows.max(rows.saturating_add(1));
-    let state = datafusion::execution::SessionStateBuilder::new()
-        .with_config(config)
-        .with_runtime_env(ctx.runtime_env())
-        .with_default_features()
-        .build();
-    let local = SessionContext::new_with_state(state);
     let tables: BTreeSet<&str> = reads.values().flatten().map(String::as_str).collect();
-    for t in tables {
-        if let Ok(provider) = ctx.table_provider(t).await {
-            local.register_table(t, provider).map_err(CaseError::Lineage)?;
-        }
-    }
-    Ok(local)
+    crate::sql::here(ctx, tables, |options| {
+        let optimizer = &mut options.optimizer;
+        optimizer.hash_join_single_partition_threshold = optimizer.hash_join_single_partition_threshold.max(bytes.saturating_add(1));
+        optimizer.hash_join_single_partition_threshold_rows = optimizer.hash_join_single_partition_threshold_rows.max(rows.saturating_add(1));
+    })
+    .await
+    .map_err(CaseError::Lineage)
 }
 
 /// The keys table's size as the planner sees it.

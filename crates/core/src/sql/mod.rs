@@ -10,10 +10,35 @@ pub mod rows;
 pub mod udf;
 
 use chrono::NaiveDate;
+use datafusion::common::config::ConfigOptions;
+use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::context::SQLOptions;
-use datafusion::prelude::SessionContext;
+use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion::sql::parser::{DFParser, Statement as DfStatement};
 use datafusion::sql::sqlparser::ast::Statement;
+
+/// A session of this process over `tables` of `ctx` (those it has), its
+/// configuration fresh but for the partitions and what `tune` sets: for a
+/// query that must not go to a cluster's executors — one that joins a
+/// table in this process's memory, or a look at the lake a lost executor
+/// must not fail. A cluster client's own settings (its catalog among them)
+/// mean nothing to it.
+pub async fn here<'a>(
+    ctx: &SessionContext,
+    tables: impl IntoIterator<Item = &'a str>,
+    tune: impl FnOnce(&mut ConfigOptions),
+) -> datafusion::error::Result<SessionContext> {
+    let mut config = SessionConfig::new().with_target_partitions(ctx.copied_config().target_partitions());
+    tune(config.options_mut());
+    let state = SessionStateBuilder::new().with_config(config).with_runtime_env(ctx.runtime_env()).with_default_features().build();
+    let local = SessionContext::new_with_state(state);
+    for t in tables {
+        if let Ok(provider) = ctx.table_provider(t).await {
+            local.register_table(t, provider)?;
+        }
+    }
+    Ok(local)
+}
 
 pub fn register_helpers(ctx: &SessionContext, as_of: NaiveDate) {
     for f in udf::all(as_of) {
