@@ -190,8 +190,11 @@ fn a_wrong_endpoint_a_missing_bucket_or_refused_keys_fail_fast_naming_the_url() 
         (run, started.elapsed())
     };
 
-    // Nothing listens on the endpoint.
-    let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    // Nothing listens on the endpoint — on a port whose digits read like a
+    // refusal (403xx), which must not be taken for refused keys.
+    let closed = (40300..40400)
+        .find(|port| TcpListener::bind(("127.0.0.1", *port)).is_ok())
+        .expect("a free port in 40300..40400");
     let text = moved_pipeline(&p, &moto, "../sample_data", "s3://fundwatch/lake", "../out")
         .replace(&moto.endpoint(), &format!("http://127.0.0.1:{closed}"));
     p.write("pipelines/closed.toml", text);

@@ -48,13 +48,23 @@ impl StoreError {
     }
 }
 
-/// An object store's answer as an operator can act on it.
+/// An object store's answer as an operator can act on it. Read from the
+/// error's kind and the HTTP status it carries, never from digits anywhere in
+/// the text: a URL's port (`:40305`) is not a status 403.
 fn explain(e: &object_store::Error) -> String {
+    use object_store::client::{HttpError, HttpErrorKind};
     let text = e.to_string();
     let has = |s: &str| text.contains(s);
+    let mut chain = std::iter::successors(Some(e as &(dyn std::error::Error + 'static)), |e| e.source());
+    let transport = chain.find_map(|s| s.downcast_ref::<HttpError>()).map(HttpError::kind);
+    let unreachable = matches!(transport, Some(HttpErrorKind::Connect | HttpErrorKind::Timeout));
+    let refused = matches!(e, object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. })
+        || ["InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "status code: 403", "status code: 401"].iter().any(|s| has(s));
     if has("NoSuchBucket") {
         "the bucket does not exist".into()
-    } else if has("InvalidAccessKeyId") || has("SignatureDoesNotMatch") || has("AccessDenied") || has("403") {
+    } else if unreachable {
+        format!("cannot reach the store (check endpoint and allow_http): {}", first_line(&text))
+    } else if refused {
         format!("the store refused the keys (check access_key_id and secret_access_key): {}", first_line(&text))
     } else if has("error sending request") || has("onnection refused") || has("dns error") || has("timed out") {
         format!("cannot reach the store (check endpoint and allow_http): {}", first_line(&text))
@@ -289,5 +299,29 @@ impl Remote {
             self.delete(sub).await?;
         }
         Ok(objects.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::explain;
+
+    fn generic(text: &str) -> object_store::Error {
+        object_store::Error::Generic { store: "S3", source: text.into() }
+    }
+
+    #[test]
+    fn a_port_that_reads_like_a_status_is_not_a_refusal() {
+        let e = generic("Error performing GET http://127.0.0.1:40305/fundwatch?list-type=2 in 586ms, after 2 retries - HTTP error: error sending request");
+        assert!(explain(&e).starts_with("cannot reach the store"), "{}", explain(&e));
+    }
+
+    #[test]
+    fn a_forbidden_answer_or_a_refused_key_is_named_as_such() {
+        let e = generic("Error performing GET http://127.0.0.1:9000/b in 3ms - Server returned non-2xx status code: 403 Forbidden: <Error><Code>AccessDenied</Code></Error>");
+        assert!(explain(&e).starts_with("the store refused the keys"), "{}", explain(&e));
+        let e = object_store::Error::PermissionDenied { path: "lake/x".into(), source: "denied".into() };
+        assert!(explain(&e).starts_with("the store refused the keys"), "{}", explain(&e));
+        assert_eq!(explain(&generic("<Code>NoSuchBucket</Code>")), "the bucket does not exist");
     }
 }
