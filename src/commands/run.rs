@@ -18,7 +18,7 @@ use fundwatch_core::config::Pipeline;
 use fundwatch_core::engine::Engine;
 use fundwatch_core::ingest;
 use fundwatch_core::progress::Progress;
-use fundwatch_core::publish::{self, Destination, Extras, Manifest, Warning, gate};
+use fundwatch_core::publish::{self, Destination, Extras, FollowupDraw, Manifest, Warning, gate};
 use fundwatch_core::rules::run::{RulesRun, Spread, Status};
 use fundwatch_core::rules::{self, Severity};
 use fundwatch_core::workspace::Workspace;
@@ -146,17 +146,14 @@ pub async fn run(file: &Path, options: RunOptions<'_>, progress: &Progress) -> R
     drop(scratch);
     times.rules = clock.lap();
 
-    // The cases' life and lineage, and the lake's extras for the
-    // publication (the follow-up sample, names), side by side: neither
-    // query keeps both cores busy on its own.
+    // The follow-up sample needs none of tonight's cases: it is drawn on a
+    // task of its own while the cases are traced and the publication's
+    // other files written (both single-threaded for long stretches), and
+    // waited for only when its lists are written.
+    let followups = FollowupDraw::start(&session, &catalogue);
     let (life, extras) = tokio::try_join!(
         async { cases::life(&session, previous.map(|(_, cases)| cases), &outputs, as_of).await.map_err(Error::from) },
-        async {
-            let started = std::time::Instant::now();
-            let extras = Extras::read(&session, &catalogue).await?;
-            info!(seconds = format!("{:.2}", started.elapsed().as_secs_f64()), "follow-up sample, program and division names read");
-            Ok::<_, Error>(extras)
-        },
+        async { Extras::read(&session, &catalogue).await.map_err(Error::from) },
     )?;
     times.cases = clock.lap();
 
@@ -168,7 +165,7 @@ pub async fn run(file: &Path, options: RunOptions<'_>, progress: &Progress) -> R
         return hold(&workspace, manifest, jumped, &accepted, times, clock).await;
     }
     manifest.accepted = accepted.into_iter().collect();
-    let published = publish::publish(Destination::of(&workspace), workspace.lake(), pipeline, &life, &extras, &mut manifest).await?;
+    let published = publish::publish(Destination::of(&workspace), workspace.lake(), pipeline, &life, &extras, followups, &mut manifest).await?;
     times.publish = clock.lap();
     times.total = clock.total();
     times.log();

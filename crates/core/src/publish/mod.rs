@@ -27,8 +27,10 @@ pub use pointer::{LATEST, Published};
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use chrono::{Local, NaiveDate};
+use datafusion::common::runtime::SpawnedTask;
 use datafusion::prelude::SessionContext;
 use serde::Deserialize;
 use tracing::{info, warn};
@@ -177,7 +179,8 @@ impl<'a> Publication<'a> {
         self.rules.iter().find(|r| r.id == rule).map(|r| r.mask.clone()).unwrap_or_default()
     }
 
-    /// The publication of a run: its cases, and what the manifest says of it.
+    /// The publication of a run: its cases, and what the manifest says of
+    /// it. The follow-up sample is added once drawn.
     pub fn new(pipeline: &'a Pipeline, manifest: &'a Manifest, life: &'a Life, extras: &'a Extras) -> Self {
         Publication {
             as_of: manifest.as_of,
@@ -186,7 +189,7 @@ impl<'a> Publication<'a> {
             rules: &manifest.rules,
             ingest: &manifest.ingest,
             mask_ids: pipeline.publish.mask_ids,
-            followups: &extras.followups,
+            followups: &[],
             labels: &extras.labels,
             unknown: &life.unknown,
             divisions: &extras.divisions,
@@ -197,10 +200,9 @@ impl<'a> Publication<'a> {
     }
 }
 
-/// What a publication takes from the lake besides the cases: the phone
-/// follow-up sample and the programs' names.
+/// What a publication takes from the lake besides the cases and the
+/// follow-up sample: the names of programs and divisions.
 pub struct Extras {
-    pub followups: Vec<FollowupRow>,
     /// The catalogue's labels, naming programs as the programs table does.
     pub labels: Labels,
     /// Township and village names by code.
@@ -216,13 +218,6 @@ impl Extras {
         }
         let programs: Vec<Program> = query(ctx, "the program names", "SELECT program, name_zh FROM programs").await?;
         let names: BTreeMap<String, String> = programs.into_iter().map(|p| (p.program, p.name_zh)).collect();
-        let followups = if catalogue.views.iter().any(|v| v.name == followup::SAMPLE_VIEW) {
-            let sql = format!("SELECT * FROM {} ORDER BY county, pick", followup::SAMPLE_VIEW);
-            query(ctx, "the follow-up sample", &sql).await?
-        } else {
-            warn!("queries/views has no {} view: no follow-up lists are published", followup::SAMPLE_VIEW);
-            Vec::new()
-        };
         #[derive(Deserialize)]
         struct Division {
             region_code: String,
@@ -230,9 +225,41 @@ impl Extras {
         }
         let divisions: Vec<Division> = query(ctx, "the division names", "SELECT region_code, name FROM divisions").await?;
         let divisions = divisions.into_iter().map(|d| (d.region_code, d.name)).collect();
-        Ok(Extras { followups, labels: catalogue.labels.with_programs(names), divisions })
+        Ok(Extras { labels: catalogue.labels.with_programs(names), divisions })
     }
 }
+
+/// The phone follow-up sample, drawn from the lake on a task of its own.
+/// It needs nothing of the night's cases, so it is drawn while the cases
+/// are traced and the publication's other files are written, each on a
+/// core of its own; dropped (a held night, a failure), the draw stops.
+pub struct FollowupDraw(Option<SpawnedTask<Result<Vec<FollowupRow>, PublishError>>>);
+
+impl FollowupDraw {
+    /// Starts drawing the sample of the catalogue's follow-up view.
+    pub fn start(ctx: &SessionContext, catalogue: &Catalogue) -> Self {
+        if !catalogue.views.iter().any(|v| v.name == followup::SAMPLE_VIEW) {
+            warn!("queries/views has no {} view: no follow-up lists are published", followup::SAMPLE_VIEW);
+            return FollowupDraw(None);
+        }
+        let ctx = ctx.clone();
+        FollowupDraw(Some(SpawnedTask::spawn(async move {
+            let started = Instant::now();
+            let sql = format!("SELECT * FROM {} ORDER BY county, pick", followup::SAMPLE_VIEW);
+            let rows = query(&ctx, FOLLOWUP_SAMPLE, &sql).await;
+            info!(seconds = format!("{:.2}", started.elapsed().as_secs_f64()), "follow-up sample drawn");
+            rows
+        })))
+    }
+
+    /// The sample, once drawn.
+    pub async fn rows(self) -> Result<Vec<FollowupRow>, PublishError> {
+        let Some(task) = self.0 else { return Ok(Vec::new()) };
+        task.join().await.map_err(|e| PublishError::Query { what: FOLLOWUP_SAMPLE, source: e.into() })?
+    }
+}
+
+const FOLLOWUP_SAMPLE: &str = "the follow-up sample";
 
 async fn query<T: serde::de::DeserializeOwned>(ctx: &SessionContext, what: &'static str, sql: &str) -> Result<Vec<T>, PublishError> {
     let failed = |e: Box<dyn std::error::Error + Send + Sync>| PublishError::Query { what, source: e };
@@ -264,14 +291,19 @@ pub async fn publish(
     pipeline: &Pipeline,
     life: &Life,
     extras: &Extras,
+    followups: FollowupDraw,
     manifest: &mut Manifest,
 ) -> Result<String, PublishError> {
     let as_of = manifest.as_of;
     let dir = pointer::new_dir(to.root, as_of)?;
     let nights = trend(to.root, as_of, &life.cases);
+    let sample;
     let mut run = Publication::new(pipeline, manifest, life, extras);
     run.trend = &nights;
-    write_files(&dir, &run)?;
+    let written = write_files(&dir, &run)?;
+    sample = followups.rows().await?;
+    run.followups = &sample;
+    write_sample_files(&dir, &run, &written)?;
     write_manifest(&dir, manifest)?;
     crate::failpoint::hit("publish.before_swap").map_err(|m| PublishError::file(&dir, m))?;
     // The run's cases become the history the next run compares with. They
@@ -351,16 +383,35 @@ pub async fn committed_history(to: &Destination<'_>, lake: &Lake, as_of: NaiveDa
 }
 
 /// Every file of the publication but the manifest.
-fn write_files(dir: &Path, run: &Publication<'_>) -> Result<(), PublishError> {
-    files::cases_parquet(&dir.join(files::CASES_PARQUET), run.cases)?;
-    files::cases_csv(&dir.join("cases.csv"), run.cases, run.mask_ids, &|rule| run.hidden(rule))?;
-    xlsx::cases_workbook(&dir.join("cases.xlsx"), run)?;
-    let left_out = xlsx::county_workbooks(&dir.join("by_region"), run)?;
-    let by_county = left_out.len();
+/// What the files written before the follow-up sample tell the rest.
+struct Written {
+    /// Cases each county's work list left out (over its cap).
+    left_out: BTreeMap<String, usize>,
+    outreach_lists: usize,
+}
+
+/// The files made from the cases alone: those for analysts on a thread of
+/// their own, beside the counties' lists (each half is single-threaded
+/// work: building sheets, compressing them).
+fn write_files(dir: &Path, run: &Publication<'_>) -> Result<Written, PublishError> {
+    std::thread::scope(|scope| {
+        let analysts = scope.spawn(|| -> Result<(), PublishError> {
+            files::cases_parquet(&dir.join(files::CASES_PARQUET), run.cases)?;
+            files::cases_csv(&dir.join("cases.csv"), run.cases, run.mask_ids, &|rule| run.hidden(rule))?;
+            xlsx::cases_workbook(&dir.join("cases.xlsx"), run)
+        });
+        let counties = xlsx::county_workbooks(&dir.join("by_region"), run)
+            .and_then(|left_out| Ok(Written { left_out, outreach_lists: outreach::workbooks(&dir.join("outreach"), run)? }));
+        let analysts = analysts.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        analysts.and(counties)
+    })
+}
+
+/// The follow-up lists, and the summary, which counts them.
+fn write_sample_files(dir: &Path, run: &Publication<'_>, written: &Written) -> Result<(), PublishError> {
     let followup_lists = followup::workbooks(&dir.join("followup"), run.followups, run.mask_ids, run.as_of)?;
-    let outreach_lists = outreach::workbooks(&dir.join("outreach"), run)?;
-    html::summary(&dir.join("summary.html"), run, &left_out)?;
-    info!(counties = by_county, followup_lists, outreach_lists, "supervision workbooks written");
+    html::summary(&dir.join("summary.html"), run, &written.left_out)?;
+    info!(counties = written.left_out.len(), followup_lists, outreach_lists = written.outreach_lists, "supervision workbooks written");
     Ok(())
 }
 
