@@ -1,7 +1,6 @@
 -- id: multiple_accounts
 -- title: 一人多卡/卡出多行
 -- severity: medium
--- materialize: hits
 -- catalogue: field
 -- subject: id_no, period
 -- description: One person paid into two or more different accounts for the same month, by
@@ -13,11 +12,13 @@
 -- amount: 当月除收款最多的账户外，其余账户收到的金额之和（不含银行退回的款项）。
 -- basis: 财政部等部门《关于进一步加强惠民惠农财政补贴资金"一卡通"管理的指导意见》：
 --   原则上一人一卡（一户一卡），补贴资金统一发放至社会保障卡或一卡通账户。
--- The few people with two cards in a month first; only their payouts are gathered.
-WITH hits AS (
-  SELECT id_no, period
+-- The few people paid into two accounts at all first (a grouping by person, not by person
+-- and month: a tenth of the groups); only their payouts are gathered by month and account.
+-- A month with two accounts is one whose accounts' least and greatest differ, as a person's.
+WITH persons AS (
+  SELECT id_no
   FROM paid
-  GROUP BY id_no, period
+  GROUP BY id_no
   HAVING MIN(account_no) <> MAX(account_no)
 ),
 per_account AS (
@@ -25,7 +26,7 @@ per_account AS (
          MIN(p.region_code) AS region_code, MIN(p.program) AS program,
          CAST(SUM(p.amount) AS DECIMAL(18,2)) AS amount
   FROM paid p
-  JOIN hits h ON h.id_no = p.id_no AND h.period = p.period
+  WHERE p.id_no IN (SELECT id_no FROM persons)
   GROUP BY p.id_no, p.period, p.account_no
 )
 SELECT
@@ -40,4 +41,4 @@ SELECT
   string_agg(account_no, ',' ORDER BY account_no) AS account_nos
 FROM per_account
 GROUP BY id_no, period
-HAVING COUNT(*) > 1
+HAVING MIN(account_no) <> MAX(account_no)
