@@ -382,7 +382,6 @@ pub async fn committed_history(to: &Destination<'_>, lake: &Lake, as_of: NaiveDa
     Ok(None)
 }
 
-/// Every file of the publication but the manifest.
 /// What the files written before the follow-up sample tell the rest.
 struct Written {
     /// Cases each county's work list left out (over its cap).
