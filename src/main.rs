@@ -2,6 +2,7 @@
 //! subcommand (`commands/`), prints its report, and maps errors to exit
 //! codes (0 published, 1 failed, 2 bad usage or config, 3 `--fail-on`, 4 held).
 
+mod alloc;
 mod commands;
 
 use std::io::IsTerminal;
@@ -30,13 +31,6 @@ fn date(text: &str) -> Result<NaiveDate, String> {
     fundwatch_core::value::parse_date(text).ok_or_else(|| format!("\"{text}\" is not a date (e.g. 2024-07-15)"))
 }
 
-// DataFusion allocates many small buffers; mimalloc serves them far faster than
-// the system allocator (measured in bench/). Without transparent huge pages
-// (`no_thp`): every large buffer a query frees and the next one takes again
-// was a fresh 2 MiB page for the kernel to clear — a tenth of the rules'
-// time, and 3 s of a 10M-payout ingest's (bench/, README "Performance").
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Finds misuse of welfare funds: ingests payout extracts, rosters and
 /// registries into a Parquet lake, runs SQL anomaly rules, and publishes

@@ -104,9 +104,22 @@ pub async fn run(file: &Path, options: RunOptions<'_>, progress: &Progress) -> R
     let engine = Engine::open(&workspace).await?;
     let pipeline = &workspace.pipeline;
     let params = pipeline.params.resolve(as_of);
+    // Memory a stage frees is kept for its next query, and given back when
+    // the stage ends; under a memory budget it is given back as mimalloc
+    // does by itself.
+    let keep_freed = pipeline.engine.memory_limit.is_none();
+    if keep_freed {
+        crate::alloc::keep_freed_memory(std::time::Duration::from_secs(3600));
+    }
+    let release = || {
+        if keep_freed {
+            crate::alloc::release_freed_memory();
+        }
+    };
     times.plan = clock.lap();
 
     let ingested = ingest::run(&workspace, as_of, &engine, progress, &accepted).await?;
+    release();
     times.ingest = clock.lap();
     if !ingested.held().is_empty() {
         let held = ingested.held().iter().map(|g| (g.source.clone(), g.to_string())).collect();
@@ -144,6 +157,7 @@ pub async fn run(file: &Path, options: RunOptions<'_>, progress: &Progress) -> R
     };
     let outputs = rules::run::run(&session, &catalogue, &plan).await?;
     drop(scratch);
+    release();
     times.rules = clock.lap();
 
     // The follow-up sample needs none of tonight's cases: it is drawn on a

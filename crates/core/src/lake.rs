@@ -344,7 +344,7 @@ impl Lake {
     /// what an empty table means.
     pub async fn register(&self, ctx: &SessionContext, as_of: NaiveDate) -> Result<Registered, LakeError> {
         let mut registered = Registered::default();
-        let datasets = tables::TABLES.iter().map(|t| (t.name, t.schema(), true)).chain([(QUARANTINE, quarantine_schema(), false)]);
+        let datasets = tables::TABLES.iter().map(|t| (t.name, t.read_schema(), true)).chain([(QUARANTINE, quarantine_schema(), false)]);
         for (name, schema, canonical) in datasets {
             let location = self.dataset_location(name, as_of);
             let failed = |source| LakeError::Register { table: name.to_string(), location: location.clone(), source };

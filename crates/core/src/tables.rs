@@ -145,6 +145,25 @@ impl Table {
         }
         Arc::new(Schema::new(fields))
     }
+
+    /// The schema queries read this table with: [`Table::schema`] with text
+    /// as `Utf8View`. Parquet's text is then decoded as views into its pages,
+    /// and joins, filters and aggregates move 16-byte views rather than
+    /// copying every string — at 10M payouts the rules took a sixth less time
+    /// (README "Performance"). Parts are written with [`Table::schema`]; Parquet
+    /// stores both alike.
+    pub fn read_schema(&self) -> SchemaRef {
+        let fields: Vec<Field> = self
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| match f.data_type() {
+                DataType::Utf8 => f.as_ref().clone().with_data_type(DataType::Utf8View),
+                _ => f.as_ref().clone(),
+            })
+            .collect();
+        Arc::new(Schema::new(fields))
+    }
 }
 
 const fn req(name: &'static str, kind: Kind) -> Column {

@@ -81,7 +81,7 @@ pub async fn register_rules(ctx: &SessionContext, catalogue: &Catalogue, params:
 /// Registers every canonical table empty: enough to plan every rule.
 pub fn register_empty_tables(ctx: &SessionContext) -> Result<(), RuleError> {
     for t in tables::TABLES {
-        ctx.register_table(t.name, Arc::new(EmptyTable::new(t.schema()))).map_err(plan_err(Path::new(t.name)))?;
+        ctx.register_table(t.name, Arc::new(EmptyTable::new(t.read_schema()))).map_err(plan_err(Path::new(t.name)))?;
     }
     Ok(())
 }
