@@ -41,6 +41,7 @@ use serde::{Deserialize, Serialize};
 
 use datafusion::datasource::empty::EmptyTable;
 use datafusion::error::DataFusionError;
+use datafusion::execution::memory_pool::MemoryLimit;
 use datafusion::execution::options::ParquetReadOptions;
 use datafusion::prelude::SessionContext;
 use tracing::info;
@@ -339,12 +340,20 @@ impl Lake {
     }
 
     /// Registers every canonical table of the `as_of` dataset, and the
-    /// quarantine. A table without parts is registered empty with its
-    /// canonical schema, so every rule and view still plans; callers decide
+    /// quarantine. A table without parts is registered empty with the same
+    /// schema, so every rule and view still plans; callers decide
     /// what an empty table means.
     pub async fn register(&self, ctx: &SessionContext, as_of: NaiveDate) -> Result<Registered, LakeError> {
         let mut registered = Registered::default();
-        let datasets = tables::TABLES.iter().map(|t| (t.name, t.read_schema(), true)).chain([(QUARANTINE, quarantine_schema(), false)]);
+        // Text as string views, except under a memory budget: DataFusion 55
+        // counts a view's shared page buffers once per batch that points
+        // into them (a budget then runs out early) and spills those buffers
+        // whole (apache/datafusion#20491, #19414).
+        let budgeted = matches!(ctx.runtime_env().memory_pool.memory_limit(), MemoryLimit::Finite(_));
+        let datasets = tables::TABLES
+            .iter()
+            .map(|t| (t.name, if budgeted { t.schema() } else { t.read_schema() }, true))
+            .chain([(QUARANTINE, quarantine_schema(), false)]);
         for (name, schema, canonical) in datasets {
             let location = self.dataset_location(name, as_of);
             let failed = |source| LakeError::Register { table: name.to_string(), location: location.clone(), source };

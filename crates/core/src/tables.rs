@@ -146,12 +146,12 @@ impl Table {
         Arc::new(Schema::new(fields))
     }
 
-    /// The schema queries read this table with: [`Table::schema`] with text
-    /// as `Utf8View`. Parquet's text is then decoded as views into its pages,
-    /// and joins, filters and aggregates move 16-byte views rather than
-    /// copying every string — at 10M payouts the rules took a sixth less time
-    /// (README "Performance"). Parts are written with [`Table::schema`]; Parquet
-    /// stores both alike.
+    /// The schema queries read this table with when memory is not budgeted:
+    /// [`Table::schema`] with text as `Utf8View`. Parquet's text is then
+    /// decoded as views into its pages, and joins, filters and aggregates
+    /// move 16-byte views rather than copying every string — at 10M payouts
+    /// the rules took a sixth less time (README "Performance"). Parts are
+    /// written with [`Table::schema`]; Parquet stores both alike.
     pub fn read_schema(&self) -> SchemaRef {
         let fields: Vec<Field> = self
             .schema()
