@@ -31,7 +31,6 @@ fn date(text: &str) -> Result<NaiveDate, String> {
     fundwatch_core::value::parse_date(text).ok_or_else(|| format!("\"{text}\" is not a date (e.g. 2024-07-15)"))
 }
 
-
 /// Finds misuse of welfare funds: ingests payout extracts, rosters and
 /// registries into a Parquet lake, runs SQL anomaly rules, and publishes
 /// flagged cases for supervision teams.

@@ -349,7 +349,7 @@ impl Lake {
         // counts a view's shared page buffers once per batch that points
         // into them (a budget then runs out early) and spills those buffers
         // whole (apache/datafusion#20491, #19414).
-        let budgeted = matches!(ctx.runtime_env().memory_pool.memory_limit(), MemoryLimit::Finite(_));
+        let budgeted = memory_budgeted(ctx);
         let datasets = tables::TABLES
             .iter()
             .map(|t| (t.name, if budgeted { t.schema() } else { t.read_schema() }, true))
@@ -532,6 +532,13 @@ pub fn part_info_kv(info: &PartInfo) -> KeyValue {
 }
 
 /// The schema of the quarantine dataset.
+/// Whether `ctx`'s queries draw from a bounded memory pool (`[engine]
+/// memory_limit`): how the lake's text is read and how the rules share the
+/// machine both follow from it.
+pub fn memory_budgeted(ctx: &SessionContext) -> bool {
+    matches!(ctx.runtime_env().memory_pool.memory_limit(), MemoryLimit::Finite(_))
+}
+
 pub fn quarantine_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
         Field::new("source", DataType::Utf8, false),

@@ -10,7 +10,6 @@ use std::sync::Arc;
 
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::dataframe::DataFrame;
-use datafusion::execution::memory_pool::MemoryLimit;
 use datafusion::prelude::SessionContext;
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
@@ -89,7 +88,7 @@ impl Spread {
     /// materialized CTEs' files), and the extra one keeps the cores busy meanwhile. Wide under a
     /// memory budget (one at a time) or on a cluster.
     pub fn for_session(ctx: &SessionContext, on_cluster: bool) -> Spread {
-        let budgeted = matches!(ctx.runtime_env().memory_pool.memory_limit(), MemoryLimit::Finite(_));
+        let budgeted = crate::lake::memory_budgeted(ctx);
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         if budgeted {
             Spread::Wide(1)
